@@ -1,0 +1,225 @@
+"""Frozen configuration dataclasses and the table of named presets.
+
+A :class:`DSPFusionConfig` fully describes a model: the builder
+(:func:`dspfusion.models.build.build_model`) turns it into modules, checkpoints
+store it (``config.to_dict()``), and the official-checkpoint loader infers it
+from tensor shapes (:mod:`dspfusion.checkpoint`).
+
+Names follow the paper (arXiv 2503.23355): the *semantic prior* Ps has
+``sem_tokens`` tokens of ``sem_dim`` channels (paper: N_s=16, C_s=256); the
+*degradation prior* Pd has ``deg_tokens`` tokens of ``deg_dim`` channels
+(16 × 128). The official constructor arguments relate as
+``sem_dim = 4 · embed_dim`` and ``deg_dim = 4 · type_embed_dim``.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PriorEncoderConfig:
+    """SPEN / DPEN (paper §III-B, Fig. 2): conv stem, residual blocks, pooled tokens, one mixer block.
+
+    ``in_chans`` 6 for SPEN (cat of IR and VI), 3 for DPEN. ``stem_dim`` is the
+    width of the stride-4 7×7 stem conv (official: 16 · in_chans).
+    """
+
+    in_chans: int
+    embed_dim: int
+    num_blocks: int
+    out_dim: int
+    stem_dim: int
+    grid: int = 4  # adaptive pooling to grid × grid tokens
+    token_hidden: int = 8  # token-mixing hidden width (official: patch_expansion 0.5 × 16 tokens)
+    channel_expansion: int = 4
+    type_head: bool = False  # DPEN only: the degradation "type" vector for the contrastive loss
+
+    @property
+    def num_tokens(self) -> int:
+        return self.grid * self.grid
+
+
+@dataclass(frozen=True)
+class FusionNetConfig:
+    """The restoration-and-fusion network (paper §III-C; Restormer-style U-Net with DPGM/SPIM/PGFM)."""
+
+    dim: int = 32  # channels at level 1; levels double: dim, 2dim, 4dim, 8dim
+    num_blocks: tuple[int, int, int, int] = (2, 2, 4, 4)
+    num_refinement_blocks: int = 1
+    heads: tuple[int, int, int, int] = (1, 1, 2, 2)
+    ffn_expansion: float = 2.66
+    bias: bool = False
+    sem_dim: int = 256
+    deg_dim: int = 128
+    prior_tokens: int = 16  # tokens of Ps and Pd at level 1
+    pyramid_tokens: int = 4  # tokens at levels 2-4 (after the token-down blocks)
+    in_chans: int = 3
+    out_chans: int = 3
+
+
+@dataclass(frozen=True)
+class DenoiserConfig:
+    """The SPDM denoiser (token MLP-Mixer predicting x0), official ``ldm`` ``denoising`` network."""
+
+    dim: int = 256  # channels of the semantic prior being restored (= sem_dim)
+    cond_dim: int = 512  # Ps_lq | Pd_ir | Pd_vi
+    inner_dim: int = 512
+    num_blocks: int = 4  # mixer blocks (official block_num minus 2)
+    tokens: int = 16
+    token_hidden: int = 8
+    channel_expansion: int = 2
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """SPDM schedule: LDM "linear" betas = linspace(sqrt(start), sqrt(end), T)^2, x0-parameterised."""
+
+    timesteps: int = 10
+    linear_start: float = 0.1
+    linear_end: float = 0.99
+
+
+@dataclass(frozen=True)
+class DSPFusionConfig:
+    fusion: FusionNetConfig = field(default_factory=FusionNetConfig)
+    semantic: PriorEncoderConfig = field(
+        default_factory=lambda: PriorEncoderConfig(in_chans=6, embed_dim=64, num_blocks=6, out_dim=256, stem_dim=96)
+    )
+    degradation: PriorEncoderConfig = field(
+        default_factory=lambda: PriorEncoderConfig(
+            in_chans=3, embed_dim=32, num_blocks=4, out_dim=128, stem_dim=48, type_head=True
+        )
+    )
+    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    sampling_steps: int = 10  # default number of reverse steps at inference (≤ timesteps)
+
+    def __post_init__(self) -> None:
+        f, s, d, dn = self.fusion, self.semantic, self.degradation, self.denoiser
+        problems = []
+        if s.out_dim != f.sem_dim:
+            problems.append(f"semantic.out_dim {s.out_dim} != fusion.sem_dim {f.sem_dim}")
+        if d.out_dim != f.deg_dim:
+            problems.append(f"degradation.out_dim {d.out_dim} != fusion.deg_dim {f.deg_dim}")
+        if s.num_tokens != f.prior_tokens or d.num_tokens != f.prior_tokens:
+            problems.append("prior encoders must produce fusion.prior_tokens tokens")
+        if dn.dim != f.sem_dim:
+            problems.append(f"denoiser.dim {dn.dim} != fusion.sem_dim {f.sem_dim}")
+        if dn.cond_dim != f.sem_dim + 2 * f.deg_dim:
+            problems.append(f"denoiser.cond_dim {dn.cond_dim} != sem_dim + 2·deg_dim")
+        if not 1 <= self.sampling_steps <= self.diffusion.timesteps:
+            problems.append(f"sampling_steps must be in 1..{self.diffusion.timesteps}")
+        for level, (h, mult) in enumerate(zip(f.heads, (1, 2, 4, 8)), 1):
+            if (f.dim * mult) % h:
+                problems.append(f"level {level}: {f.dim * mult} channels not divisible by {h} heads")
+        if problems:
+            raise ValueError("inconsistent DSPFusionConfig: " + "; ".join(problems))
+
+    # -- serialisation -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DSPFusionConfig":
+        fu = dict(d["fusion"])
+        fu["num_blocks"] = tuple(fu["num_blocks"])
+        fu["heads"] = tuple(fu["heads"])
+        return cls(
+            fusion=FusionNetConfig(**fu),
+            semantic=PriorEncoderConfig(**d["semantic"]),
+            degradation=PriorEncoderConfig(**d["degradation"]),
+            denoiser=DenoiserConfig(**d["denoiser"]),
+            diffusion=DiffusionConfig(**d["diffusion"]),
+            sampling_steps=int(d.get("sampling_steps", 10)),
+        )
+
+    def replace(self, **changes: Any) -> "DSPFusionConfig":
+        return replace(self, **changes)
+
+
+def make_config(
+    dim: int,
+    num_blocks: tuple[int, int, int, int],
+    num_refinement_blocks: int,
+    heads: tuple[int, int, int, int] = (1, 1, 2, 2),
+    sem_embed: int = 64,
+    sem_blocks: int = 6,
+    deg_embed: int = 32,
+    deg_blocks: int = 4,
+    denoiser_inner: int | None = None,
+    denoiser_blocks: int = 4,
+    denoiser_channel_expansion: int = 2,
+    ffn_expansion: float = 2.66,
+    sampling_steps: int = 10,
+) -> DSPFusionConfig:
+    """Build a consistent config from the official constructor arguments' degrees of freedom."""
+    sem_dim, deg_dim = 4 * sem_embed, 4 * deg_embed
+    return DSPFusionConfig(
+        fusion=FusionNetConfig(
+            dim=dim,
+            num_blocks=tuple(num_blocks),
+            num_refinement_blocks=num_refinement_blocks,
+            heads=tuple(heads),
+            ffn_expansion=ffn_expansion,
+            sem_dim=sem_dim,
+            deg_dim=deg_dim,
+        ),
+        semantic=PriorEncoderConfig(in_chans=6, embed_dim=sem_embed, num_blocks=sem_blocks, out_dim=sem_dim, stem_dim=96),
+        degradation=PriorEncoderConfig(
+            in_chans=3, embed_dim=deg_embed, num_blocks=deg_blocks, out_dim=deg_dim, stem_dim=48, type_head=True
+        ),
+        denoiser=DenoiserConfig(
+            dim=sem_dim,
+            cond_dim=sem_dim + 2 * deg_dim,
+            inner_dim=denoiser_inner if denoiser_inner is not None else 2 * sem_dim,
+            num_blocks=denoiser_blocks,
+            channel_expansion=denoiser_channel_expansion,
+        ),
+        sampling_steps=sampling_steps,
+    )
+
+
+# Named presets: data, not code. "paper" is the official configuration
+# (options/*/DSPF_S*.yml; 14,012,189 parameters). "tiny-official" is the layout of
+# the golden interoperability checkpoint. "lite" is the CPU preset we train and ship.
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": dict(
+        config=make_config(dim=32, num_blocks=(2, 2, 4, 4), num_refinement_blocks=1),
+        description="Official DSPFusion configuration (Tang et al. 2026), 14.0M parameters; loads the authors' weights.",
+    ),
+    "lite": dict(
+        config=make_config(
+            dim=16,
+            num_blocks=(1, 1, 2, 2),
+            num_refinement_blocks=1,
+            sem_embed=32,
+            sem_blocks=3,
+            deg_embed=16,
+            deg_blocks=2,
+            denoiser_blocks=2,
+        ),
+        description="CPU-efficient preset: the same architecture at half width and depth.",
+    ),
+    "tiny-official": dict(
+        config=make_config(
+            dim=8,
+            num_blocks=(1, 2, 2, 1),
+            num_refinement_blocks=2,
+            sem_embed=16,
+            sem_blocks=2,
+            deg_embed=8,
+            deg_blocks=2,
+            denoiser_inner=128,
+            denoiser_blocks=2,
+        ),
+        description="The small layout of the golden official-format checkpoint (tests only).",
+    ),
+}
+
+
+def get_preset(name: str) -> DSPFusionConfig:
+    try:
+        return PRESETS[name]["config"]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; available: {', '.join(sorted(PRESETS))}") from None

@@ -1,0 +1,24 @@
+"""Builder: a frozen :class:`~dspfusion.config.DSPFusionConfig` → a composed :class:`DSPFusion`."""
+from __future__ import annotations
+
+from ..config import DSPFusionConfig, get_preset
+from .degradation_prior import DegradationPriorEncoder
+from .dspfusion import DSPFusion
+from .fusion_net import FusionNet
+from .prior_diffusion import DiffusionSchedule, Denoiser, PriorDiffusion
+from .semantic_prior import SemanticPriorEncoder
+
+
+def build_model(config: DSPFusionConfig | str) -> DSPFusion:
+    cfg = get_preset(config) if isinstance(config, str) else config
+    return DSPFusion(
+        cfg,
+        semantic=SemanticPriorEncoder(cfg.semantic),
+        degradation=DegradationPriorEncoder(cfg.degradation),
+        diffusion=PriorDiffusion(Denoiser(cfg.denoiser), DiffusionSchedule(cfg.diffusion)),
+        fusion=FusionNet(cfg.fusion),
+    )
+
+
+def count_parameters(module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,97 @@
+"""The top-level DSPFusion model: its parts are injected, not built here.
+
+``DSPFusion(semantic, degradation, diffusion, fusion)`` composes SPEN, DPEN, SPDM
+and the fusion network (paper Fig. 2). Inference (§III-D, Stage II / test):
+
+1. Pd_ir, Pd_vi = DPEN(IR), DPEN(VI)  (one shared DPEN)
+2. cond = [SPEN(IR, VI) | Pd_ir | Pd_vi]  (SPEN on the *degraded* pair)
+3. P̂s = SPDM.sample(x_T ~ N(0, I), cond)
+4. I_f = FusionNet(IR, VI, Pd_ir, Pd_vi, P̂s)
+
+Inputs are RGB ``[B, 3, H, W]`` floats in [0, 1] with H, W multiples of 8 (IR
+replicated to 3 channels); padding, colour and file handling belong to
+:mod:`dspfusion.inference`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..config import DSPFusionConfig
+from .degradation_prior import DegradationPriorEncoder
+from .fusion_net import FusionNet
+from .prior_diffusion import PriorDiffusion
+from .semantic_prior import SemanticPriorEncoder
+
+
+@dataclass
+class Priors:
+    """Everything the fusion network needs besides the images (all ``[B, N, C]``)."""
+
+    deg_ir: torch.Tensor
+    deg_vi: torch.Tensor
+    type_ir: torch.Tensor
+    type_vi: torch.Tensor
+    sem_lq: torch.Tensor
+    sem: torch.Tensor  # the prior actually used: restored by SPDM (or given)
+
+
+class DSPFusion(nn.Module):
+    def __init__(
+        self,
+        config: DSPFusionConfig,
+        semantic: SemanticPriorEncoder,
+        degradation: DegradationPriorEncoder,
+        diffusion: PriorDiffusion,
+        fusion: FusionNet,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.semantic = semantic
+        self.degradation = degradation
+        self.diffusion = diffusion
+        self.fusion = fusion
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def sem_shape(self, batch: int) -> tuple[int, int, int]:
+        return (batch, self.config.fusion.prior_tokens, self.config.fusion.sem_dim)
+
+    def initial_noise(self, batch: int, seed: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """x_T as the official pipeline draws it: ``torch.randn(shape, generator=Generator().manual_seed(seed))`` on CPU."""
+        if generator is None and seed is not None:
+            generator = torch.Generator().manual_seed(int(seed))
+        return torch.randn(self.sem_shape(batch), generator=generator).to(self.device)
+
+    def compute_priors(
+        self,
+        ir: torch.Tensor,
+        vi: torch.Tensor,
+        steps: int | None = None,
+        noise: torch.Tensor | None = None,
+        sem_override: torch.Tensor | None = None,
+    ) -> Priors:
+        deg_ir, type_ir = self.degradation(ir)
+        deg_vi, type_vi = self.degradation(vi)
+        sem_lq = self.semantic(ir, vi)
+        if sem_override is not None:
+            sem = sem_override
+        else:
+            if noise is None:
+                noise = torch.randn(self.sem_shape(ir.shape[0]), device=ir.device, dtype=ir.dtype)
+            cond = torch.cat([sem_lq, deg_ir, deg_vi], dim=-1)
+            sem = self.diffusion.sample(noise, cond, steps or self.config.sampling_steps)
+        return Priors(deg_ir, deg_vi, type_ir, type_vi, sem_lq, sem)
+
+    def fuse_with_priors(self, ir: torch.Tensor, vi: torch.Tensor, priors: Priors) -> torch.Tensor:
+        return self.fusion(ir, vi, priors.deg_ir, priors.deg_vi, priors.sem)
+
+    def forward(
+        self, ir: torch.Tensor, vi: torch.Tensor, steps: int | None = None, noise: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """ir, vi ``[B,3,H,W]`` in [0,1], H, W multiples of 8 → fused ``[B,3,H,W]`` in (0,1)."""
+        return self.fuse_with_priors(ir, vi, self.compute_priors(ir, vi, steps, noise))

@@ -1,0 +1,104 @@
+"""The restoration-and-fusion network (paper §III-C, Fig. 2).
+
+A four-level Restormer U-Net whose encoder is applied to IR and VI with **shared
+weights** (the paper's two "parallel" branches are siamese in the official code;
+modality-specific behaviour comes only from Pd_ir vs Pd_vi through DPMM). At every
+level a DPGM injects both priors and a PGFM fuses the two modalities into the skip
+connection; the decoder injects the semantic prior with SPIM.
+
+Shapes (dims = [d, 2d, 4d, 8d], priors Ps ``[B,16,C_s]``, Pd ``[B,16,C_d]``)::
+
+    level 1  H×W     d   Ps1 = Ps            Pd1 = Pd            (16 tokens)
+    level 2  H/2     2d  Ps2 = down_a(Ps1)   Pd2 = down_a'(Pd1)  (4 tokens)
+    level 3  H/4     4d  Ps3 = down_b(Ps2)   Pd3 = down_b'(Pd2)  (4 tokens)
+    latent   H/8     8d  Ps3                 Pd3
+    decoder: up + concat skip (+ 1×1 reduce at levels 3, 2) → SPIM + blocks
+    refinement at 2d (SPIM(Ps1) + blocks) → 3×3 head
+
+Output: ``I_f = (tanh(head(x) + VI) + 1) / 2`` — a global residual on the
+(degraded) visible RGB input, then squashed into (0, 1). Inputs must have H and W
+divisible by 8 (the inference wrapper pads).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import FusionNetConfig
+from .common import TokenDown
+from .prior_fusion import PGFM
+from .prior_modulation import PriorGuidedLevel, SemanticGuidedLevel
+from .restormer import Downsample, Upsample
+
+
+class FusionNet(nn.Module):
+    """F(IR, VI, Pd_ir, Pd_vi, Ps) → fused RGB ``[B, 3, H, W]`` in (0, 1)."""
+
+    def __init__(self, cfg: FusionNetConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d, nb, hd, e, b = cfg.dim, cfg.num_blocks, cfg.heads, cfg.ffn_expansion, cfg.bias
+        dims = (d, 2 * d, 4 * d, 8 * d)
+        n1, n2 = cfg.prior_tokens, cfg.pyramid_tokens
+        deg_tokens = (n1, n2, n2, n2)
+        pgfm_tokens = (n1, n2, n2, n2)
+
+        self.sem_pyramid = nn.ModuleList([TokenDown(n1, n2, cfg.sem_dim), TokenDown(n2, n2, cfg.sem_dim)])
+        self.deg_pyramid = nn.ModuleList([TokenDown(n1, n2, cfg.deg_dim), TokenDown(n2, n2, cfg.deg_dim)])
+
+        self.patch_embed = nn.Conv2d(cfg.in_chans, d, 3, padding=1, bias=b)
+        self.encoders = nn.ModuleList(
+            [
+                PriorGuidedLevel(dims[i], hd[i], nb[i], e, b, cfg.sem_dim, cfg.deg_dim, deg_tokens[i])
+                for i in range(4)
+            ]
+        )
+        self.pgfm = nn.ModuleList([PGFM(dims[i], cfg.sem_dim, pgfm_tokens[i], b) for i in range(4)])
+        self.downs = nn.ModuleList([Downsample(dims[i]) for i in range(3)])
+
+        self.up3 = Upsample(dims[3])
+        self.reduce3 = nn.Conv2d(dims[3], dims[2], 1, bias=b)
+        self.decoder3 = SemanticGuidedLevel(dims[2], hd[2], nb[2], e, b, cfg.sem_dim)
+        self.up2 = Upsample(dims[2])
+        self.reduce2 = nn.Conv2d(dims[2], dims[1], 1, bias=b)
+        self.decoder2 = SemanticGuidedLevel(dims[1], hd[1], nb[1], e, b, cfg.sem_dim)
+        self.up1 = Upsample(dims[1])
+        self.decoder1 = SemanticGuidedLevel(dims[1], hd[0], nb[0], e, b, cfg.sem_dim)
+        self.refinement = SemanticGuidedLevel(dims[1], hd[0], cfg.num_refinement_blocks, e, b, cfg.sem_dim)
+        self.head = nn.Conv2d(dims[1], cfg.out_chans, 3, padding=1, bias=b)
+
+    def prior_pyramids(self, sem: torch.Tensor, deg_ir: torch.Tensor, deg_vi: torch.Tensor):
+        """Per-level (Ps, Pd_ir, Pd_vi) for levels 1-4."""
+        s = [sem]
+        di, dv = [deg_ir], [deg_vi]
+        for ds, dd in zip(self.sem_pyramid, self.deg_pyramid):
+            s.append(ds(s[-1]))
+            di.append(dd(di[-1]))
+            dv.append(dd(dv[-1]))
+        s.append(s[-1])
+        di.append(di[-1])
+        dv.append(dv[-1])
+        return s, di, dv
+
+    def forward(
+        self, ir: torch.Tensor, vi: torch.Tensor, deg_ir: torch.Tensor, deg_vi: torch.Tensor, sem: torch.Tensor
+    ) -> torch.Tensor:
+        """ir, vi ``[B,3,H,W]`` (H, W multiples of 8); deg_* ``[B,16,C_d]``; sem ``[B,16,C_s]``."""
+        s, di, dv = self.prior_pyramids(sem, deg_ir, deg_vi)
+        x_ir, x_vi = self.patch_embed(ir), self.patch_embed(vi)
+        fused = []
+        for level in range(4):
+            if level:
+                x_ir, x_vi = self.downs[level - 1](x_ir), self.downs[level - 1](x_vi)
+            x_ir = self.encoders[level](x_ir, s[level], di[level])
+            x_vi = self.encoders[level](x_vi, s[level], dv[level])
+            fused.append(self.pgfm[level](x_ir, x_vi, s[level]))
+
+        x = self.reduce3(torch.cat([self.up3(fused[3]), fused[2]], dim=1))
+        x = self.decoder3(x, s[2])
+        x = self.reduce2(torch.cat([self.up2(x), fused[1]], dim=1))
+        x = self.decoder2(x, s[1])
+        x = torch.cat([self.up1(x), fused[0]], dim=1)
+        x = self.decoder1(x, s[0])
+        x = self.refinement(x, s[0])
+        return (torch.tanh(self.head(x) + vi) + 1) / 2
