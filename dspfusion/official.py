@@ -98,11 +98,11 @@ def key_map(model: torch.nn.Module, component: str) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 # Loading files
 # --------------------------------------------------------------------------------------------
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read an official ``net_*.pth`` (``{"params": sd}``, or a bare state dict) safely."""
+def safe_torch_load(path: str | Path):
+    """``torch.load(weights_only=True)`` on CPU; anything else than tensors and primitives is refused."""
     path = Path(path)
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
     except Exception as exc:  # weights_only refuses pickled code; corrupt files land here too
@@ -110,6 +110,12 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             f"{path}: cannot be read as a PyTorch weights file ({type(exc).__name__}: {str(exc)[:200]}). "
             "Only plain tensor checkpoints are accepted (torch.load weights_only=True); re-save pickled objects as state dicts."
         ) from None
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read an official ``net_*.pth`` (``{"params": sd}``, or a bare state dict) safely."""
+    path = Path(path)
+    obj = safe_torch_load(path)
     if isinstance(obj, dict) and "params" in obj and isinstance(obj["params"], dict):
         obj = obj["params"]
     elif isinstance(obj, dict) and "params_ema" in obj and isinstance(obj["params_ema"], dict):

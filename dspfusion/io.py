@@ -1,0 +1,186 @@
+"""Reading and writing images the way users' files actually come.
+
+* :func:`read_image` decodes with Pillow (EXIF orientation applied; palette, LA,
+  RGBA, CMYK and 16-bit modes converted) and returns ``uint8`` or, for 16-bit
+  thermal data, ``uint16`` arrays, HxW (grey) or HxWx3 (RGB). Every failure is a
+  :class:`~dspfusion.errors.UserError` that names the file, the problem and a fix.
+* :func:`write_image` never leaves a partial file: it writes a temporary file in
+  the destination folder and renames it into place, and refuses to replace an
+  existing file unless ``overwrite=True``.
+* :func:`pair_folders` matches IR/VI files by stem and reports the unmatched ones.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+def is_image_file(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Decode ``path`` → uint8 (or uint16) array, HxW or HxWx3 RGB. Alpha is dropped (composited on black is *not*
+    done: the colour channels are kept as stored, which is what cameras that write RGBA mean)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: file not found; check the path")
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder, expected an image file")
+    if path.stat().st_size == 0:
+        raise UserError(f"{path}: the file is empty (0 bytes); re-export or re-copy it")
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            im.load()
+            arr = _to_array(im)
+    except UnidentifiedImageError:
+        raise UserError(
+            f"{path}: not a readable image (unknown or corrupt format); supported: {', '.join(IMAGE_EXTENSIONS)}"
+        ) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise UserError(f"{path}: the image is corrupt or truncated ({exc}); re-export or re-copy it") from None
+    if arr.size == 0 or min(arr.shape[:2]) == 0:
+        raise UserError(f"{path}: the image has no pixels ({arr.shape})")
+    return arr
+
+
+def _to_array(im) -> np.ndarray:
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        return np.asarray(im, dtype=np.uint16).copy()
+    if mode == "I":  # 32-bit int, usually 16-bit data stored wide (e.g. some TIFF/PNG decoders)
+        a = np.asarray(im, dtype=np.int64)
+        if a.min() >= 0 and a.max() <= 65535:
+            return a.astype(np.uint16)
+        raise ValueError("32-bit integer image with values outside 0..65535")
+    if mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
+        return ((a - lo) / max(hi - lo, 1e-12) * 65535).round().astype(np.uint16)
+    if mode in ("1", "L"):
+        return np.asarray(im.convert("L"), dtype=np.uint8).copy()
+    if mode == "LA":
+        return np.asarray(im.convert("L"), dtype=np.uint8).copy()
+    if mode == "P":
+        im = im.convert("RGBA") if "transparency" in im.info else im.convert("RGB")
+        mode = im.mode
+    if mode != "RGB":
+        im = im.convert("RGB")
+    return np.asarray(im, dtype=np.uint8).copy()
+
+
+def to_float(arr: np.ndarray, normalize: str = "auto") -> np.ndarray:
+    """uint8/uint16/float array → float32 in [0, 1].
+
+    ``normalize`` applies to 16-bit and float data: ``"auto"`` (16-bit: min–max;
+    float: assume [0, 1] if it fits, else min–max), ``"minmax"``, ``"percentile"``
+    (1st–99th percentile, clipped; robust to hot pixels), or ``"none"`` (divide
+    by the dtype's maximum).
+    """
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255.0
+    a = arr.astype(np.float32)
+    if normalize == "none":
+        return a / 65535.0 if arr.dtype == np.uint16 else np.clip(a, 0, 1)
+    if normalize == "auto" and arr.dtype != np.uint16 and a.min() >= 0 and a.max() <= 1:
+        return a
+    if normalize == "percentile":
+        lo, hi = np.percentile(a, [1, 99])
+    else:
+        lo, hi = float(a.min()), float(a.max())
+    return np.clip((a - lo) / max(hi - lo, 1e-6), 0, 1).astype(np.float32)
+
+
+def write_image(path: str | Path, arr: np.ndarray, overwrite: bool = False) -> Path:
+    """Write a uint8 HxW or HxWx3 RGB array as an image, atomically (temp file + rename)."""
+    import cv2
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise UserError(f"{path}: already exists; choose another output or pass --overwrite")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if arr.dtype != np.uint8:
+        raise ValueError(f"write_image expects uint8, got {arr.dtype}")
+    bgr = arr[..., ::-1] if arr.ndim == 3 else arr
+    ext = path.suffix.lower() or ".png"
+    ok, buf = cv2.imencode(ext, np.ascontiguousarray(bgr))
+    if not ok:
+        raise UserError(f"{path}: cannot encode an image with extension {ext!r}; use .png")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(buf.tobytes())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+@dataclass
+class Pairing:
+    pairs: list[tuple[str, Path, Path]] = field(default_factory=list)  # (stem, ir, vi)
+    only_ir: list[Path] = field(default_factory=list)
+    only_vi: list[Path] = field(default_factory=list)
+    ignored: list[Path] = field(default_factory=list)  # non-image files
+
+    def report(self) -> str:
+        lines = []
+        if self.only_ir:
+            lines.append(f"{len(self.only_ir)} IR file(s) without a VI partner: " + ", ".join(p.name for p in self.only_ir[:10]))
+        if self.only_vi:
+            lines.append(f"{len(self.only_vi)} VI file(s) without an IR partner: " + ", ".join(p.name for p in self.only_vi[:10]))
+        if self.ignored:
+            lines.append(f"{len(self.ignored)} non-image file(s) ignored: " + ", ".join(p.name for p in self.ignored[:10]))
+        return "\n".join(lines)
+
+
+def _index(folder: Path, ignored: list[Path]) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith("."):
+            continue
+        if is_image_file(p):
+            if p.stem in out:
+                raise UserError(f"{folder}: two images share the stem {p.stem!r} ({out[p.stem].name}, {p.name}); rename one")
+            out[p.stem] = p
+        elif p.is_file():
+            ignored.append(p)
+    return out
+
+
+def pair_folders(ir_dir: str | Path, vi_dir: str | Path) -> Pairing:
+    """Match images in two folders by file stem (``01.png`` ↔ ``01.jpg``)."""
+    ir_dir, vi_dir = Path(ir_dir), Path(vi_dir)
+    for d in (ir_dir, vi_dir):
+        if not d.is_dir():
+            raise UserError(f"{d}: folder not found")
+    res = Pairing()
+    ir, vi = _index(ir_dir, res.ignored), _index(vi_dir, res.ignored)
+    res.pairs = [(s, ir[s], vi[s]) for s in sorted(set(ir) & set(vi))]
+    res.only_ir = [ir[s] for s in sorted(set(ir) - set(vi))]
+    res.only_vi = [vi[s] for s in sorted(set(vi) - set(ir))]
+    return res
+
+
+def find_pair_folders(root: str | Path) -> tuple[Path, Path]:
+    """``DIR`` → (DIR/ir, DIR/vi) or (DIR/Infrared, DIR/Visible) (case-insensitive)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"{root}: folder not found")
+    names = {p.name.lower(): p for p in root.iterdir() if p.is_dir()}
+    for a, b in (("ir", "vi"), ("infrared", "visible")):
+        if a in names and b in names:
+            return names[a], names[b]
+    raise UserError(f"{root}: expected sub-folders ir/ + vi/ or Infrared/ + Visible/; found {sorted(names) or 'none'}")

@@ -1,0 +1,132 @@
+"""Model construction, presets, sampler, checkpoints (no shared data needed)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from dspfusion import official
+from dspfusion.checkpoint import load_model, save_model
+from dspfusion.config import PRESETS, DSPFusionConfig, get_preset
+from dspfusion.errors import CheckpointError
+from dspfusion.models import build_model, count_parameters
+
+
+def test_paper_preset_parameter_count():
+    m = build_model("paper")
+    assert count_parameters(m) == 14_012_189
+    parts = {n: count_parameters(getattr(m, n)) for n in ("fusion", "semantic", "degradation", "diffusion")}
+    assert parts == {"fusion": 8_415_099, "semantic": 614_008, "degradation": 117_193, "diffusion": 4_865_889}
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_preset_forward_shapes(name):
+    torch.manual_seed(0)
+    m = build_model(name).eval()
+    ir, vi = torch.rand(2, 3, 32, 40), torch.rand(2, 3, 32, 40)
+    with torch.no_grad():
+        pri = m.compute_priors(ir, vi)
+        out = m.fuse_with_priors(ir, vi, pri)
+    c = m.config.fusion
+    assert pri.deg_ir.shape == (2, c.prior_tokens, c.deg_dim)
+    assert pri.type_ir.shape == (2, c.deg_dim)
+    assert pri.sem.shape == (2, c.prior_tokens, c.sem_dim)
+    assert out.shape == (2, 3, 32, 40)
+    assert 0 <= out.min() and out.max() <= 1
+
+
+def test_config_roundtrip_and_validation():
+    cfg = get_preset("lite")
+    assert DSPFusionConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    with pytest.raises(ValueError, match="sampling_steps"):
+        cfg.replace(sampling_steps=11)
+
+
+def test_sampler_full_steps_is_official_chain():
+    torch.manual_seed(1)
+    m = build_model("tiny-official").eval()
+    x, cond = torch.randn(1, 16, 64), torch.randn(1, 16, 128)
+    sched = m.diffusion.schedule
+    betas = sched.betas
+    abar = torch.cumprod(1 - betas, 0)
+    abar_prev = torch.cat([torch.ones(1, dtype=abar.dtype), abar[:-1]])
+    c1 = betas * abar_prev.sqrt() / (1 - abar)
+    c2 = (1 - abar_prev) * (1 - betas).sqrt() / (1 - abar)
+    with torch.no_grad():
+        ref = x.clone()
+        for t in range(9, -1, -1):
+            ref = float(c1[t]) * m.diffusion.denoiser(ref, t, cond) + float(c2[t]) * ref
+        got = m.diffusion.sample(x, cond, steps=10)
+    assert torch.allclose(got, ref, atol=1e-6)
+    assert sched.sampling_timesteps(10) == list(range(9, -1, -1))
+    assert sched.sampling_timesteps(4) == [9, 6, 3, 0]
+    with torch.no_grad():
+        fewer = m.diffusion.sample(x, cond, steps=3)
+    assert fewer.shape == got.shape and torch.isfinite(fewer).all()
+
+
+def test_sampler_is_differentiable():
+    m = build_model("tiny-official")
+    x, cond = torch.randn(2, 16, 64), torch.randn(2, 16, 128)
+    m.diffusion.sample(x, cond).square().mean().backward()
+    assert m.diffusion.denoiser.input_proj[0].weight.grad.abs().sum() > 0
+    assert m.diffusion.denoiser.time_scale.grad is not None
+
+
+def test_safetensors_roundtrip(tmp_path):
+    torch.manual_seed(0)
+    m = build_model("tiny-official").eval()
+    path = save_model(m, tmp_path / "m.safetensors", step=123)
+    m2, info = load_model(path)
+    assert info["step"] == 123 and info["trained"]
+    assert m2.config == m.config
+    ir, vi = torch.rand(1, 3, 16, 24), torch.rand(1, 3, 16, 24)
+    noise = m.initial_noise(1, seed=3)
+    with torch.no_grad():
+        assert torch.equal(m(ir, vi, noise=noise), m2(ir, vi, noise=noise))
+
+
+def test_mismatched_official_checkpoint_names_keys(tmp_path):
+    m = build_model("tiny-official")
+    official.export_official(m, tmp_path)
+    sd = torch.load(tmp_path / "net_g.pth", weights_only=True)
+    del sd["params"]["output.weight"]
+    sd["params"]["bogus.weight"] = torch.zeros(1)
+    torch.save(sd, tmp_path / "net_g.pth")
+    with pytest.raises(CheckpointError, match=r"missing 1 keys: output.weight[\s\S]*bogus.weight"):
+        load_model(tmp_path)
+
+
+def test_checkpoint_that_fits_no_configuration(tmp_path):
+    m = build_model("tiny-official")
+    official.export_official(m, tmp_path)
+    sd = torch.load(tmp_path / "net_dm.pth", weights_only=True)
+    sd["params"]["final_layer.0.weight"] = torch.zeros(32, 128)
+    sd["params"]["final_layer.0.bias"] = torch.zeros(32)
+    torch.save(sd, tmp_path / "net_dm.pth")
+    with pytest.raises(CheckpointError, match="do not fit together"):
+        load_model(tmp_path)
+
+
+def test_pickled_checkpoint_is_refused(tmp_path):
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    p = tmp_path / "evil.pt"
+    with open(p, "wb") as f:
+        pickle.dump({"config": Evil(), "model": {}}, f)
+    with pytest.raises(CheckpointError, match="weights_only") as exc:
+        load_model(p)
+    assert "pwned" not in str(exc.value)
+
+
+def test_untrained_preset_warns():
+    from dspfusion.checkpoint import UntrainedModelWarning
+
+    with pytest.warns(UntrainedModelWarning):
+        _, info = load_model("paper")
+    assert info["trained"] is False
