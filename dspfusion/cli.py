@@ -19,6 +19,8 @@ COMMANDS: tuple[str, ...] = (
     "fuse",
     "demo",
     "info",
+    "train",
+    "metrics",
 )
 
 

@@ -56,6 +56,14 @@ class FusionNetConfig:
     pyramid_tokens: int = 4  # tokens at levels 2-4 (after the token-down blocks)
     in_chans: int = 3
     out_chans: int = 3
+    # Ours, for CPU presets: 2 runs the whole U-Net at half resolution (pixel-unshuffle stem,
+    # pixel-shuffle head; the VI residual stays at full resolution). 1 = official.
+    stem_stride: int = 1
+
+    @property
+    def pad_multiple(self) -> int:
+        """Input sides must be multiples of this (three 2× downsamplings × the stem stride)."""
+        return 8 * self.stem_stride
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,10 @@ class DSPFusionConfig:
     denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     sampling_steps: int = 10  # default number of reverse steps at inference (≤ timesteps)
+    with_probe: bool = False  # ours: a degradation-diagnosis probe on DPEN's type vectors
+    # False = the no-prior ablation (paper Table 5): DPEN/SPEN/SPDM outputs are replaced by zeros,
+    # so SPIM/DPMM/PGFM see constant priors and act as learned constant modulations.
+    use_priors: bool = True
 
     def __post_init__(self) -> None:
         f, s, d, dn = self.fusion, self.semantic, self.degradation, self.denoiser
@@ -132,6 +144,8 @@ class DSPFusionConfig:
             denoiser=DenoiserConfig(**d["denoiser"]),
             diffusion=DiffusionConfig(**d["diffusion"]),
             sampling_steps=int(d.get("sampling_steps", 10)),
+            with_probe=bool(d.get("with_probe", False)),
+            use_priors=bool(d.get("use_priors", True)),
         )
 
     def replace(self, **changes: Any) -> "DSPFusionConfig":
@@ -152,6 +166,10 @@ def make_config(
     denoiser_channel_expansion: int = 2,
     ffn_expansion: float = 2.66,
     sampling_steps: int = 10,
+    stem_stride: int = 1,
+    sem_stem: int = 96,
+    deg_stem: int = 48,
+    with_probe: bool = False,
 ) -> DSPFusionConfig:
     """Build a consistent config from the official constructor arguments' degrees of freedom."""
     sem_dim, deg_dim = 4 * sem_embed, 4 * deg_embed
@@ -164,10 +182,11 @@ def make_config(
             ffn_expansion=ffn_expansion,
             sem_dim=sem_dim,
             deg_dim=deg_dim,
+            stem_stride=stem_stride,
         ),
-        semantic=PriorEncoderConfig(in_chans=6, embed_dim=sem_embed, num_blocks=sem_blocks, out_dim=sem_dim, stem_dim=96),
+        semantic=PriorEncoderConfig(in_chans=6, embed_dim=sem_embed, num_blocks=sem_blocks, out_dim=sem_dim, stem_dim=sem_stem),
         degradation=PriorEncoderConfig(
-            in_chans=3, embed_dim=deg_embed, num_blocks=deg_blocks, out_dim=deg_dim, stem_dim=48, type_head=True
+            in_chans=3, embed_dim=deg_embed, num_blocks=deg_blocks, out_dim=deg_dim, stem_dim=deg_stem, type_head=True
         ),
         denoiser=DenoiserConfig(
             dim=sem_dim,
@@ -177,6 +196,7 @@ def make_config(
             channel_expansion=denoiser_channel_expansion,
         ),
         sampling_steps=sampling_steps,
+        with_probe=with_probe,
     )
 
 
@@ -191,15 +211,21 @@ PRESETS: dict[str, dict[str, Any]] = {
     "lite": dict(
         config=make_config(
             dim=16,
-            num_blocks=(1, 1, 2, 2),
+            num_blocks=(1, 1, 1, 1),
             num_refinement_blocks=1,
             sem_embed=32,
-            sem_blocks=3,
+            sem_blocks=2,
+            sem_stem=32,
             deg_embed=16,
             deg_blocks=2,
+            deg_stem=24,
             denoiser_blocks=2,
+            stem_stride=2,
+            with_probe=True,
         ),
-        description="CPU-efficient preset: the same architecture at half width and depth.",
+        weights="dspfusion-lite.safetensors",
+        description="CPU preset (ours): same modules, half width, one block per level, U-Net at half resolution "
+        "(stem_stride 2); about 1 s per 640x480 pair on 2 CPU cores.",
     ),
     "tiny-official": dict(
         config=make_config(

@@ -132,7 +132,10 @@ def pad_to_multiple(x: torch.Tensor, multiple: int = 8) -> torch.Tensor:
     """Reflect-pad bottom/right so H and W are multiples of ``multiple`` (official test pipeline)."""
     h, w = x.shape[-2:]
     ph, pw = (-h) % multiple, (-w) % multiple
-    return F.pad(x, (0, pw, 0, ph), mode="reflect") if (ph or pw) else x
+    if not (ph or pw):
+        return x
+    mode = "reflect" if (ph < h and pw < w) else "replicate"  # reflect needs pad < size
+    return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 
 def to_uint8(fused: torch.Tensor, stretch: bool = False, colour: bool = True) -> np.ndarray:
@@ -163,8 +166,9 @@ class Fuser:
     def fuse_tensors(self, ir: torch.Tensor, vi: torch.Tensor, seed: int | None = None, steps: int | None = None) -> torch.Tensor:
         """Unpadded ``[1,3,H,W]`` tensors in [0,1] → fused float ``[1,3,H,W]`` (not clamped)."""
         h, w = vi.shape[-2:]
-        ir_p = pad_to_multiple(ir.to(self.device))
-        vi_p = pad_to_multiple(vi.to(self.device))
+        m = self.model.config.fusion.pad_multiple
+        ir_p = pad_to_multiple(ir.to(self.device), m)
+        vi_p = pad_to_multiple(vi.to(self.device), m)
         seed = self.seed if seed is None else seed
         noise = self.model.initial_noise(ir_p.shape[0], seed=seed)
         out = self.model(ir_p, vi_p, steps=steps or self.steps, noise=noise)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..config import DSPFusionConfig, get_preset
 from .degradation_prior import DegradationPriorEncoder
+from .degradation_probe import DegradationProbe
 from .dspfusion import DSPFusion
 from .fusion_net import FusionNet
 from .prior_diffusion import DiffusionSchedule, Denoiser, PriorDiffusion
@@ -17,6 +18,7 @@ def build_model(config: DSPFusionConfig | str) -> DSPFusion:
         degradation=DegradationPriorEncoder(cfg.degradation),
         diffusion=PriorDiffusion(Denoiser(cfg.denoiser), DiffusionSchedule(cfg.diffusion)),
         fusion=FusionNet(cfg.fusion),
+        probe=DegradationProbe(cfg.fusion.deg_dim) if cfg.with_probe else None,
     )
 
 

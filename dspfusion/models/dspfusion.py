@@ -21,6 +21,7 @@ from torch import nn
 
 from ..config import DSPFusionConfig
 from .degradation_prior import DegradationPriorEncoder
+from .degradation_probe import IR_CLASSES, VI_CLASSES, DegradationProbe
 from .fusion_net import FusionNet
 from .prior_diffusion import PriorDiffusion
 from .semantic_prior import SemanticPriorEncoder
@@ -46,6 +47,7 @@ class DSPFusion(nn.Module):
         degradation: DegradationPriorEncoder,
         diffusion: PriorDiffusion,
         fusion: FusionNet,
+        probe: DegradationProbe | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -53,6 +55,7 @@ class DSPFusion(nn.Module):
         self.degradation = degradation
         self.diffusion = diffusion
         self.fusion = fusion
+        self.probe = probe
 
     @property
     def device(self) -> torch.device:
@@ -75,6 +78,11 @@ class DSPFusion(nn.Module):
         noise: torch.Tensor | None = None,
         sem_override: torch.Tensor | None = None,
     ) -> Priors:
+        if not self.config.use_priors:  # no-prior ablation: constant (zero) priors
+            b, f = ir.shape[0], self.config.fusion
+            zd = ir.new_zeros(b, f.prior_tokens, f.deg_dim)
+            zs = ir.new_zeros(b, f.prior_tokens, f.sem_dim)
+            return Priors(zd, zd, zd[:, 0], zd[:, 0], zs, zs)
         deg_ir, type_ir = self.degradation(ir)
         deg_vi, type_vi = self.degradation(vi)
         sem_lq = self.semantic(ir, vi)
@@ -89,6 +97,18 @@ class DSPFusion(nn.Module):
 
     def fuse_with_priors(self, ir: torch.Tensor, vi: torch.Tensor, priors: Priors) -> torch.Tensor:
         return self.fusion(ir, vi, priors.deg_ir, priors.deg_vi, priors.sem)
+
+    @torch.no_grad()
+    def diagnose(self, ir: torch.Tensor, vi: torch.Tensor) -> dict[str, dict[str, float]]:
+        """Degradation probabilities for one pair ``[1,3,H,W]`` each (needs the probe)."""
+        if self.probe is None:
+            raise RuntimeError("this model has no degradation probe (trained without one)")
+        out = {}
+        for name, x, classes in (("ir", ir, IR_CLASSES), ("vi", vi, VI_CLASSES)):
+            _, t = self.degradation(x)
+            p = self.probe(t, name).softmax(-1)[0]
+            out[name] = {c: float(v) for c, v in zip(classes, p)}
+        return out
 
     def forward(
         self, ir: torch.Tensor, vi: torch.Tensor, steps: int | None = None, noise: torch.Tensor | None = None

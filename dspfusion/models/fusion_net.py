@@ -18,10 +18,16 @@ Shapes (dims = [d, 2d, 4d, 8d], priors Ps ``[B,16,C_s]``, Pd ``[B,16,C_d]``)::
 Output: ``I_f = (tanh(head(x) + VI) + 1) / 2`` — a global residual on the
 (degraded) visible RGB input, then squashed into (0, 1). Inputs must have H and W
 divisible by 8 (the inference wrapper pads).
+
+Deviation (ours, CPU presets only): ``stem_stride = 2`` pixel-unshuffles the
+inputs before the patch embedding and pixel-shuffles the head's output, so the
+whole U-Net runs at half resolution while the VI residual stays at full
+resolution; inputs must then be multiples of 16. The official value is 1.
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..config import FusionNetConfig
@@ -46,7 +52,8 @@ class FusionNet(nn.Module):
         self.sem_pyramid = nn.ModuleList([TokenDown(n1, n2, cfg.sem_dim), TokenDown(n2, n2, cfg.sem_dim)])
         self.deg_pyramid = nn.ModuleList([TokenDown(n1, n2, cfg.deg_dim), TokenDown(n2, n2, cfg.deg_dim)])
 
-        self.patch_embed = nn.Conv2d(cfg.in_chans, d, 3, padding=1, bias=b)
+        r = cfg.stem_stride
+        self.patch_embed = nn.Conv2d(cfg.in_chans * r * r, d, 3, padding=1, bias=b)
         self.encoders = nn.ModuleList(
             [
                 PriorGuidedLevel(dims[i], hd[i], nb[i], e, b, cfg.sem_dim, cfg.deg_dim, deg_tokens[i])
@@ -65,7 +72,7 @@ class FusionNet(nn.Module):
         self.up1 = Upsample(dims[1])
         self.decoder1 = SemanticGuidedLevel(dims[1], hd[0], nb[0], e, b, cfg.sem_dim)
         self.refinement = SemanticGuidedLevel(dims[1], hd[0], cfg.num_refinement_blocks, e, b, cfg.sem_dim)
-        self.head = nn.Conv2d(dims[1], cfg.out_chans, 3, padding=1, bias=b)
+        self.head = nn.Conv2d(dims[1], cfg.out_chans * r * r, 3, padding=1, bias=b)
 
     def prior_pyramids(self, sem: torch.Tensor, deg_ir: torch.Tensor, deg_vi: torch.Tensor):
         """Per-level (Ps, Pd_ir, Pd_vi) for levels 1-4."""
@@ -85,7 +92,8 @@ class FusionNet(nn.Module):
     ) -> torch.Tensor:
         """ir, vi ``[B,3,H,W]`` (H, W multiples of 8); deg_* ``[B,16,C_d]``; sem ``[B,16,C_s]``."""
         s, di, dv = self.prior_pyramids(sem, deg_ir, deg_vi)
-        x_ir, x_vi = self.patch_embed(ir), self.patch_embed(vi)
+        r = self.cfg.stem_stride
+        x_ir, x_vi = self.patch_embed(F.pixel_unshuffle(ir, r)), self.patch_embed(F.pixel_unshuffle(vi, r))
         fused = []
         for level in range(4):
             if level:
@@ -101,4 +109,4 @@ class FusionNet(nn.Module):
         x = torch.cat([self.up1(x), fused[0]], dim=1)
         x = self.decoder1(x, s[0])
         x = self.refinement(x, s[0])
-        return (torch.tanh(self.head(x) + vi) + 1) / 2
+        return (torch.tanh(F.pixel_shuffle(self.head(x), r) + vi) + 1) / 2

@@ -1,0 +1,1 @@
+"""Two-stage training: losses, configuration and the (DDP-capable) trainer."""

@@ -1,0 +1,82 @@
+"""Training configuration: one frozen dataclass, read from YAML, overridable with ``--set key=value``."""
+from __future__ import annotations
+
+import ast
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str = "lite"
+    model: Any = "lite"  # preset name or a DSPFusionConfig dict
+    init_from: str | None = None  # start from these weights (.safetensors/.pt; e.g. to continue across sessions)
+    out_dir: str = "runs/lite"
+    # data
+    train_roots: list[str] | None = None  # clean ir/+vi/ folders; None = every folder under ../shared/data/train
+    val_roots: list[str] | None = None  # held-out clean folders (excluded from training)
+    val_items: int = 12
+    val_crop: int = 256
+    crop: int = 128
+    max_side: int | None = 640  # images are downscaled on load so their long side is at most this
+    proportions: dict[str, float] = field(default_factory=lambda: {"clean": 0.1, "vi": 0.35, "ir": 0.25, "both": 0.3})
+    batch_size: int = 4  # per process
+    workers: int = 2
+    # schedule (per stage)
+    stage1_iters: int = 4000
+    stage2_iters: int = 1000
+    lr: float = 4e-4
+    lr_min: float = 1e-6
+    warmup: int = 100
+    weight_decay: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    grad_clip: float = 0.01  # official max-norm (DSPFUSION.md §4.3)
+    contrastive_weight: float = 1.0
+    contrastive_tau: float = 0.1
+    prior_weight: float = 10.0  # Stage II L1 to the clean semantic prior
+    # bookkeeping
+    log_every: int = 10
+    val_every: int = 500
+    ckpt_every: int = 200
+    seed: int = 0
+    use_priors: bool = True  # False trains the no-prior ablation
+
+    @classmethod
+    def load(cls, path: str | Path | None, overrides: list[str] | None = None) -> "TrainConfig":
+        import yaml
+
+        data: dict[str, Any] = {}
+        if path is not None:
+            path = Path(path)
+            if not path.is_file():
+                raise UserError(f"{path}: training config not found")
+            try:
+                data = yaml.safe_load(path.read_text()) or {}
+            except yaml.YAMLError as exc:
+                raise UserError(f"{path}: invalid YAML ({exc})") from None
+            if not isinstance(data, dict):
+                raise UserError(f"{path}: expected a mapping of option: value")
+        known = {f.name for f in fields(cls)}
+        for item in overrides or []:
+            if "=" not in item:
+                raise UserError(f"--set {item!r}: expected key=value")
+            k, v = item.split("=", 1)
+            try:
+                data[k] = ast.literal_eval(v)
+            except (ValueError, SyntaxError):
+                data[k] = v
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UserError(f"unknown training option(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        if "betas" in data:
+            data["betas"] = tuple(data["betas"])
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def replace(self, **kw: Any) -> "TrainConfig":
+        return replace(self, **kw)

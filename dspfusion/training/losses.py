@@ -1,0 +1,115 @@
+"""Training losses (paper §III-E; the official ``fusion_loss`` and InfoNCE, DSPFUSION.md §4.1-4.2).
+
+Fusion loss, all terms against the **clean** (GT) sources, RGB in [0, 1],
+Y = 0.299R + 0.587G + 0.114B:
+
+* L_int   = 15 · L1(F, M), M = IR at pixels where mean_c(IR) > mean_c(VI), else VI
+* L_grad  = 10 · Σ_{d∈x,y} L1(|S_d Y_F|, max(|S_d Y_IR|, |S_d Y_VI|)), 3×3 Sobel, replicate padding
+* L_ssim  = 2 · [(1 − SSIM(VI, F)) + (1 − SSIM(Y_IR, Y_F))], 13×13 Gaussian σ 1.5, valid window
+* L_color = 20 · [L1(Cb_VI, Cb_F) + L1(Cr_VI, Cr_F)] (BT.601 chroma, no offset)
+* L_cons  = ½ [L1(Y_VI, Y_F) + L1(Y_IR, Y_F)] — in the official code, not in the paper
+
+The paper writes the intensity and gradient terms as one 15·(‖·‖ + 0.75‖∇·‖)
+term; we follow the code (weights above), as the weights are configurable.
+
+Contrastive loss on DPEN type vectors (L2-normalised), InfoNCE with τ = 0.1 and
+the positive included in the denominator (the code; the paper's formula omits it):
+for each modality's anchor and each of its 3 positives, logits
+``[a·p, a·n_1..n_6, a·a_other] / τ`` with target 0; summed over positives and
+modalities, averaged over the batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import kornia
+import torch
+import torch.nn.functional as F
+
+
+def luma(x: torch.Tensor) -> torch.Tensor:
+    """RGB ``[B,3,H,W]`` → Y ``[B,1,H,W]`` (BT.601 full range)."""
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    return 0.299 * r + 0.587 * g + 0.114 * b
+
+
+def chroma(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    cb = -0.168736 * r - 0.331264 * g + 0.5 * b
+    cr = 0.5 * r - 0.418688 * g - 0.081312 * b
+    return cb, cr
+
+
+def sobel_xy(y: torch.Tensor) -> torch.Tensor:
+    """``[B,1,H,W]`` → |∂x|, |∂y| stacked ``[B,1,2,H,W]`` (unnormalised Sobel, replicate padding)."""
+    return kornia.filters.spatial_gradient(y, mode="sobel", normalized=False).abs()
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean SSIM, 13×13 Gaussian window σ 1.5, valid region, per channel, data range 1."""
+    return kornia.metrics.ssim(a, b, window_size=13, max_val=1.0, padding="valid").mean()
+
+
+@dataclass(frozen=True)
+class FusionLossWeights:
+    intensity: float = 15.0
+    gradient: float = 10.0
+    ssim: float = 2.0
+    color: float = 20.0
+    consistency: float = 1.0
+
+
+def fusion_loss(
+    fused: torch.Tensor, gt_ir: torch.Tensor, gt_vi: torch.Tensor, w: FusionLossWeights = FusionLossWeights()
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """fused, gt_ir, gt_vi: ``[B,3,H,W]`` in [0,1] → (total loss, per-term values)."""
+    ir_brighter = gt_ir.mean(1, keepdim=True) > gt_vi.mean(1, keepdim=True)
+    target = torch.where(ir_brighter, gt_ir, gt_vi)
+    l_int = F.l1_loss(fused, target)
+
+    y_f, y_ir, y_vi = luma(fused), luma(gt_ir), luma(gt_vi)
+    g_f, g_ir, g_vi = sobel_xy(y_f), sobel_xy(y_ir), sobel_xy(y_vi)
+    g_max = torch.maximum(g_ir, g_vi)
+    l_grad = F.l1_loss(g_f[:, :, 0], g_max[:, :, 0]) + F.l1_loss(g_f[:, :, 1], g_max[:, :, 1])
+
+    l_ssim = (1 - ssim(gt_vi, fused)) + (1 - ssim(y_ir, y_f))
+    cb_f, cr_f = chroma(fused)
+    cb_v, cr_v = chroma(gt_vi)
+    l_color = F.l1_loss(cb_f, cb_v) + F.l1_loss(cr_f, cr_v)
+    l_cons = 0.5 * (F.l1_loss(y_f, y_vi) + F.l1_loss(y_f, y_ir))
+
+    terms = {
+        "int": w.intensity * l_int,
+        "grad": w.gradient * l_grad,
+        "ssim": w.ssim * l_ssim,
+        "color": w.color * l_color,
+        "cons": w.consistency * l_cons,
+    }
+    total = sum(terms.values())
+    return total, {k: float(v.detach()) for k, v in terms.items()}
+
+
+def info_nce(anchor: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
+    """anchor, positive ``[B,D]``, negatives ``[B,M,D]`` (all L2-normalised here) → mean InfoNCE."""
+    a = F.normalize(anchor, dim=-1)
+    p = F.normalize(positive, dim=-1)
+    n = F.normalize(negatives, dim=-1)
+    logits = torch.cat([(a * p).sum(-1, keepdim=True), torch.einsum("bd,bmd->bm", a, n)], dim=1) / tau
+    return F.cross_entropy(logits, torch.zeros(a.shape[0], dtype=torch.long, device=a.device))
+
+
+def contrastive_loss(
+    type_ir: torch.Tensor,
+    type_vi: torch.Tensor,
+    pos_ir: torch.Tensor,
+    pos_vi: torch.Tensor,
+    neg: torch.Tensor,
+    tau: float = 0.1,
+) -> torch.Tensor:
+    """type_* ``[B,D]`` anchors; pos_* ``[B,K,D]``; neg ``[B,6,D]`` shared → Σ_k NCE(IR) + NCE(VI)."""
+    neg_ir = torch.cat([neg, type_vi[:, None]], dim=1)  # the other modality's anchor is the 7th negative
+    neg_vi = torch.cat([neg, type_ir[:, None]], dim=1)
+    loss = type_ir.new_zeros(())
+    for k in range(pos_ir.shape[1]):
+        loss = loss + info_nce(type_ir, pos_ir[:, k], neg_ir, tau) + info_nce(type_vi, pos_vi[:, k], neg_vi, tau)
+    return loss

@@ -1,0 +1,433 @@
+"""Two-stage DSPFusion training (paper §III-E; DSPFUSION.md §4), single process or DDP.
+
+Stage I trains SPEN (on the clean pair), DPEN (on the degraded inputs, plus the
+contrastive set) and the fusion network jointly with the fusion loss against the
+clean targets and the contrastive loss; our degradation probe is trained on the
+detached DPEN type vectors at the same time. Stage II freezes them and trains only
+the SPDM denoiser, back-propagating through the whole unrolled sampler and the
+frozen fusion network: fusion loss + 10 · L1(P̂s, SPEN(clean pair)).
+
+Both stages: AdamW, linear warm-up then cosine decay to ``lr_min``, gradient
+clipping (official max-norm 0.01), checkpoints every ``ckpt_every`` steps that
+describe themselves (model config, training config, stage, step, version,
+optimizer, scheduler, RNG) and resume exactly: the data order and every sample's
+randomness are functions of (seed, epoch, index), so a resumed run draws the same
+batches as an uninterrupted one. Logs go to ``out_dir/log.csv``; validation on a
+fixed held-out subset to ``out_dir/val.csv``.
+
+Distributed: under ``torchrun`` (``WORLD_SIZE`` set) each process takes its share of
+every epoch's permutation and the trained modules are wrapped in
+DistributedDataParallel (gloo on CPU, NCCL on GPUs).
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from ..checkpoint import save_model
+from ..config import DSPFusionConfig, get_preset
+from ..models import DSPFusion, build_model
+from ..official import safe_torch_load
+from ..version import __version__
+from .config import TrainConfig
+from .losses import FusionLossWeights, contrastive_loss, fusion_loss
+
+TRAIN_FORMAT = "dspfusion-train"
+
+
+# ---------------------------------------------------------------------------------------------
+# data order: a pure function of (seed, epoch), sharded by rank, resumable at any step
+# ---------------------------------------------------------------------------------------------
+class EpochKeyed(Dataset):
+    """Wraps a dataset so that sample ``key = epoch · N + i`` draws its randomness from (seed, epoch, i)."""
+
+    def __init__(self, ds: Dataset, seed: int) -> None:
+        self.ds, self.seed, self.n = ds, seed, len(ds)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, key: int):
+        epoch, i = divmod(int(key), self.n)
+        return self.ds.sample(i, np.random.default_rng([self.seed, 0x5EED, epoch, i]))
+
+
+class ResumableSampler(Sampler[int]):
+    """Yields keys of the epochs' permutations, this rank's share, starting after ``start`` samples."""
+
+    def __init__(self, n: int, seed: int, rank: int, world: int, start: int = 0) -> None:
+        self.n, self.seed, self.rank, self.world, self.start = n, seed, rank, world, start
+
+    def __iter__(self) -> Iterator[int]:
+        per_epoch = self.n // self.world
+        k = self.start
+        while True:
+            epoch, pos = divmod(k, per_epoch)
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            perm = torch.randperm(self.n, generator=g)[self.rank :: self.world][:per_epoch]
+            for i in perm[pos:].tolist():
+                yield epoch * self.n + i
+            k = (epoch + 1) * per_epoch
+
+    def __len__(self) -> int:  # infinite stream; DataLoader only needs it for bookkeeping
+        return 2**62
+
+
+def _worker_init(_: int) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# stage modules (what DDP wraps): forward returns (loss, logs)
+# ---------------------------------------------------------------------------------------------
+class Stage1(nn.Module):
+    def __init__(self, model: DSPFusion, cfg: TrainConfig, weights: FusionLossWeights) -> None:
+        super().__init__()
+        self.semantic, self.degradation, self.fusion, self.probe = model.semantic, model.degradation, model.fusion, model.probe
+        self.cfg, self.w, self.use_priors = cfg, weights, model.config.use_priors
+        self.model = [model]  # not a submodule: keeps the diffusion out of DDP
+
+    def forward(self, b: dict, step: int = 0) -> tuple[torch.Tensor, dict[str, float]]:
+        lq_ir, lq_vi = b["lq_ir"], b["lq_vi"]
+        B = lq_ir.shape[0]
+        logs: dict[str, float] = {}
+        if not self.use_priors:
+            pri = self.model[0].compute_priors(lq_ir, lq_vi)
+            fused = self.fusion(lq_ir, lq_vi, pri.deg_ir, pri.deg_vi, pri.sem)
+            loss, logs = fusion_loss(fused, b["gt_ir"], b["gt_vi"], self.w)
+            return loss, logs
+        sem = self.semantic(b["gt_ir"], b["gt_vi"])
+        parts = [lq_ir, lq_vi]
+        contrastive = "pos_ir" in b
+        if contrastive:
+            K, M = b["pos_ir"].shape[1], b["neg"].shape[1]
+            parts += [b["pos_ir"].flatten(0, 1), b["pos_vi"].flatten(0, 1), b["neg"].flatten(0, 1)]
+        deg, types = self.degradation(torch.cat(parts))
+        deg_ir, deg_vi = deg[:B], deg[B : 2 * B]
+        t_ir, t_vi = types[:B], types[B : 2 * B]
+        fused = self.fusion(lq_ir, lq_vi, deg_ir, deg_vi, sem)
+        loss, logs = fusion_loss(fused, b["gt_ir"], b["gt_vi"], self.w)
+        if contrastive:
+            o = 2 * B
+            p_ir = types[o : o + B * K].reshape(B, K, -1)
+            p_vi = types[o + B * K : o + 2 * B * K].reshape(B, K, -1)
+            neg = types[o + 2 * B * K :].reshape(B, M, -1)
+            l_cl = self.cfg.contrastive_weight * contrastive_loss(t_ir, t_vi, p_ir, p_vi, neg, self.cfg.contrastive_tau)
+            loss = loss + l_cl
+            logs["contrast"] = float(l_cl.detach())
+        if self.probe is not None:
+            l_ir = F.cross_entropy(self.probe(t_ir.detach(), "ir"), b["label_ir"])
+            l_vi = F.cross_entropy(self.probe(t_vi.detach(), "vi"), b["label_vi"])
+            loss = loss + l_ir + l_vi
+            logs["probe"] = float((l_ir + l_vi).detach())
+        return loss, logs
+
+
+class Stage2(nn.Module):
+    def __init__(self, model: DSPFusion, cfg: TrainConfig, weights: FusionLossWeights) -> None:
+        super().__init__()
+        self.denoiser = model.diffusion.denoiser
+        self.model = [model]
+        self.cfg, self.w = cfg, weights
+
+    def forward(self, b: dict, step: int = 0) -> tuple[torch.Tensor, dict[str, float]]:
+        m = self.model[0]
+        lq_ir, lq_vi = b["lq_ir"], b["lq_vi"]
+        with torch.no_grad():
+            sem_gt = m.semantic(b["gt_ir"], b["gt_vi"])
+            sem_lq = m.semantic(lq_ir, lq_vi)
+            deg, _ = m.degradation(torch.cat([lq_ir, lq_vi]))
+            deg_ir, deg_vi = deg.chunk(2)
+        g = torch.Generator().manual_seed(self.cfg.seed * 7919 + step)  # a function of the step: resumable
+        noise = torch.randn(sem_gt.shape, generator=g).to(sem_gt.device)
+        x_t = m.diffusion.schedule.q_sample(sem_gt, noise)
+        sem_hat = m.diffusion.sample(x_t, torch.cat([sem_lq, deg_ir, deg_vi], -1))
+        fused = m.fusion(lq_ir, lq_vi, deg_ir, deg_vi, sem_hat)
+        loss, logs = fusion_loss(fused, b["gt_ir"], b["gt_vi"], self.w)
+        l_prior = self.cfg.prior_weight * F.l1_loss(sem_hat, sem_gt)
+        logs["prior"] = float(l_prior.detach())
+        return loss + l_prior, logs
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed() -> DistInfo:
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return DistInfo(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend)
+    rank, world = dist.get_rank(), dist.get_world_size()
+    if backend == "nccl":
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+    else:
+        device = torch.device("cpu")
+    return DistInfo(rank, world, device)
+
+
+def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+    """Linear warm-up then cosine decay from ``lr`` to ``lr_min`` (step is 0-based)."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    p = (step - cfg.warmup) / max(1, total - cfg.warmup)
+    return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * min(1.0, p)))
+
+
+def _model_config(cfg: TrainConfig) -> DSPFusionConfig:
+    base = get_preset(cfg.model) if isinstance(cfg.model, str) else DSPFusionConfig.from_dict(cfg.model)
+    return base.replace(use_priors=cfg.use_priors)
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, resume: bool = True, progress: bool = True) -> None:
+        self.cfg = cfg
+        self.d = init_distributed()
+        self.out = Path(cfg.out_dir)
+        self.progress = progress and self.d.main
+        torch.manual_seed(cfg.seed)
+        self.model = build_model(_model_config(cfg)).to(self.d.device)
+        self.weights = FusionLossWeights()
+        self.stage, self.step = 1, 0
+        self._opt_state = None
+        ckpt = self.out / "last.pt"
+        if resume and ckpt.is_file():
+            self._load(ckpt)
+        elif cfg.init_from:
+            from ..checkpoint import load_model
+
+            init, info = load_model(cfg.init_from)
+            if init.config != self.model.config:
+                raise ValueError(f"init_from {cfg.init_from}: its configuration differs from the training model's")
+            self.model.load_state_dict(init.state_dict())
+            if self.d.main:
+                print(f"initialised from {cfg.init_from} (step {info['step']})")
+        if self.d.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+
+    # -- data ----------------------------------------------------------------------------------
+    def _datasets(self):
+        from ..data import SyntheticPairDataset, default_train_root, find_pair_roots
+
+        cfg = self.cfg
+        val_roots = [str(Path(r)) for r in cfg.val_roots or []]
+        train_roots = cfg.train_roots
+        if train_roots is None and val_roots:
+            held = {Path(r).resolve() for r in val_roots}
+            train_roots = [str(p) for p in find_pair_roots(default_train_root()) if Path(p).resolve() not in held]
+        contrastive = self.stage == 1 and cfg.use_priors
+        train = SyntheticPairDataset(train_roots, crop=cfg.crop, proportions=cfg.proportions, contrastive=contrastive,
+                                     seed=cfg.seed, max_side=cfg.max_side)
+        val = None
+        if val_roots:
+            val = SyntheticPairDataset(val_roots, crop=cfg.val_crop, contrastive=False, seed=cfg.seed + 1,
+                                       deterministic=True, max_items=cfg.val_items, max_side=cfg.max_side)
+        return train, val
+
+    def _loader(self, ds: Dataset, start_step: int) -> DataLoader:
+        bs = self.cfg.batch_size
+        sampler = ResumableSampler(len(ds), self.cfg.seed + 17 * self.stage, self.d.rank, self.d.world, start=start_step * bs)
+        return DataLoader(EpochKeyed(ds, self.cfg.seed + 17 * self.stage), batch_size=bs, sampler=sampler,
+                          num_workers=self.cfg.workers, worker_init_fn=_worker_init, drop_last=True,
+                          generator=torch.Generator().manual_seed(self.cfg.seed),
+                          persistent_workers=self.cfg.workers > 0, prefetch_factor=4 if self.cfg.workers > 0 else None)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def _state(self, opt, extra: dict | None = None) -> dict:
+        return {
+            "format": TRAIN_FORMAT,
+            "version": __version__,
+            "config": self.model.config.to_dict(),
+            "train_config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.cfg.to_dict().items()},
+            "model": self.model.state_dict(),
+            "optimizer": opt.state_dict() if opt is not None else None,
+            "stage": self.stage,
+            "step": self.step,
+            "rng_torch": torch.get_rng_state(),
+            **(extra or {}),
+        }
+
+    def _save(self, opt, name: str = "last.pt") -> None:
+        if not self.d.main:
+            return
+        tmp = self.out / f".{name}.tmp"
+        torch.save(self._state(opt), tmp)
+        os.replace(tmp, self.out / name)
+
+    def _load(self, path: Path) -> None:
+        obj = safe_torch_load(path)
+        if not isinstance(obj, dict) or obj.get("format") != TRAIN_FORMAT:
+            raise ValueError(f"{path}: not a dspfusion training checkpoint")
+        self.model.load_state_dict(obj["model"])
+        self.stage, self.step = int(obj["stage"]), int(obj["step"])
+        self._opt_state = obj.get("optimizer")
+        torch.set_rng_state(obj["rng_torch"])
+        if self.d.main:
+            print(f"resumed {path}: stage {self.stage}, step {self.step}")
+
+    # -- loop ----------------------------------------------------------------------------------
+    def run(self) -> Path:
+        if self.stage == 1:
+            self._run_stage(1, self.cfg.stage1_iters)
+            self.stage, self.step, self._opt_state = 2, 0, None
+            self._save(None)
+        if self.stage == 2 and self.cfg.use_priors:
+            self._run_stage(2, self.cfg.stage2_iters)
+        path = self.out / "model.safetensors"
+        if self.d.main:
+            save_model(self.model.eval(), path, step=self.cfg.stage1_iters + self.cfg.stage2_iters,
+                       extra={"train_name": self.cfg.name})
+            print(f"wrote {path}")
+        if dist.is_initialized():
+            dist.barrier()
+        return path
+
+    def _run_stage(self, stage: int, total: int) -> None:
+        from tqdm import tqdm
+
+        cfg = self.cfg
+        model = self.model
+        for p in model.parameters():
+            p.requires_grad_(False)
+        module: nn.Module = Stage1(model, cfg, self.weights) if stage == 1 else Stage2(model, cfg, self.weights)
+        trained = [p for p in module.parameters()]
+        for p in trained:
+            p.requires_grad_(True)
+        model.train()
+        if stage == 2:
+            model.eval()
+            model.diffusion.denoiser.train()
+        runner = module
+        if dist.is_initialized():
+            runner = nn.parallel.DistributedDataParallel(module, device_ids=[self.d.device.index] if self.d.device.type == "cuda" else None)
+        opt = torch.optim.AdamW(trained, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        if self._opt_state is not None:
+            opt.load_state_dict(self._opt_state)
+            self._opt_state = None
+        train_ds, val_ds = self._datasets()
+        loader = iter(self._loader(train_ds, self.step))
+        clip_params = [p for n, p in module.named_parameters() if not n.startswith("probe.")]
+        log_path = self.out / "log.csv"
+        bar = tqdm(total=total, initial=self.step, desc=f"stage {stage}", disable=not self.progress, dynamic_ncols=True)
+        t_last = time.perf_counter()
+        while self.step < total:
+            batch = next(loader)
+            batch = {k: (v.to(self.d.device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
+            lr = lr_at(self.step, total, cfg)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            loss, logs = runner(batch, self.step)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = torch.nn.utils.clip_grad_norm_(clip_params, cfg.grad_clip)
+            opt.step()
+            self.step += 1
+            bar.update(1)
+            if self.d.main and (self.step % cfg.log_every == 0 or self.step == total):
+                now = time.perf_counter()
+                row = {"stage": stage, "step": self.step, "lr": f"{lr:.3g}", "loss": f"{float(loss.detach()):.5f}",
+                       "grad_norm": f"{float(gnorm):.4g}", "s_per_step": f"{(now - t_last) / cfg.log_every:.3f}",
+                       **{k: f"{v:.5f}" for k, v in logs.items()}}
+                t_last = now
+                _append_csv(log_path, row)
+                bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+            if self.step % cfg.ckpt_every == 0 or self.step == total:
+                self._save(opt)
+            if val_ds is not None and self.d.main and (self.step % cfg.val_every == 0 or self.step == total):
+                self._validate(stage, val_ds)
+                module.train() if stage == 1 else model.diffusion.denoiser.train()
+        bar.close()
+        if self.d.main:
+            self._save(opt, f"stage{stage}.pt")
+        self._check_sync(module)
+
+    @torch.no_grad()
+    def _validate(self, stage: int, ds) -> dict[str, float]:
+        m = self.model.eval()
+        sums: dict[str, float] = {}
+        correct = {"ir": 0, "vi": 0}
+        g = torch.Generator().manual_seed(1234)
+        for i in range(len(ds)):
+            b = ds[i]
+            ir, vi = b["lq_ir"][None].to(self.d.device), b["lq_vi"][None].to(self.d.device)
+            noise = torch.randn(m.sem_shape(1), generator=g).to(self.d.device)
+            if stage == 1:  # official Stage-I validation feeds the clean prior
+                sem_gt = m.semantic(b["gt_ir"][None].to(self.d.device), b["gt_vi"][None].to(self.d.device)) if m.config.use_priors else None
+                pri = m.compute_priors(ir, vi, noise=noise, sem_override=sem_gt)
+            else:
+                pri = m.compute_priors(ir, vi, noise=noise)
+            fused = m.fuse_with_priors(ir, vi, pri)
+            loss, logs = fusion_loss(fused, b["gt_ir"][None].to(self.d.device), b["gt_vi"][None].to(self.d.device), self.weights)
+            logs["loss"] = float(loss)
+            logs["psnr_vs_gt_vi_luma"] = float(-10 * torch.log10(F.mse_loss(fused.mean(1), b["gt_vi"][None].to(self.d.device).mean(1))))
+            for k, v in logs.items():
+                sums[k] = sums.get(k, 0.0) + v
+            if m.probe is not None and m.config.use_priors:
+                correct["ir"] += int(m.probe(pri.type_ir, "ir").argmax(-1).item() == int(b["label_ir"]))
+                correct["vi"] += int(m.probe(pri.type_vi, "vi").argmax(-1).item() == int(b["label_vi"]))
+        row = {"stage": stage, "step": self.step, **{k: f"{v / len(ds):.5f}" for k, v in sums.items()}}
+        if m.probe is not None and m.config.use_priors:
+            row.update({f"probe_acc_{k}": f"{v / len(ds):.3f}" for k, v in correct.items()})
+        _append_csv(self.out / "val.csv", row)
+        return row
+
+    def _check_sync(self, module: nn.Module) -> None:
+        """Under DDP, assert every rank holds identical trained parameters; record the checksum."""
+        vec = torch.cat([p.detach().flatten().double() for p in module.parameters()])
+        checksum = torch.stack([vec.sum(), vec.abs().sum(), (vec * torch.arange(vec.numel(), dtype=torch.float64, device=vec.device)).sum()])
+        if dist.is_initialized():
+            gathered = [torch.zeros_like(checksum) for _ in range(self.d.world)]
+            dist.all_gather(gathered, checksum)
+            same = all(torch.equal(gathered[0], g) for g in gathered)
+            if self.d.main:
+                (self.out / f"sync_stage{self.stage}.txt").write_text(
+                    f"world={self.d.world} in_sync={same}\n" + "\n".join(str(g.tolist()) for g in gathered) + "\n")
+            if not same:
+                raise RuntimeError("DDP ranks diverged: trained parameters differ across processes")
+
+
+def _append_csv(path: Path, row: dict) -> None:
+    new = not path.exists()
+    if not new:
+        with open(path, newline="") as f:
+            header = next(csv.reader(f), [])
+        if set(row) - set(header):  # new columns: rewrite with a wider header
+            with open(path, newline="") as f:
+                rows = list(csv.DictReader(f))
+            header = header + [k for k in row if k not in header]
+            with open(path, "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=header)
+                w.writeheader()
+                w.writerows(rows)
+    else:
+        header = list(row)
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=header)
+        if new:
+            w.writeheader()
+        w.writerow(row)
