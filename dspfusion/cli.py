@@ -20,7 +20,10 @@ COMMANDS: tuple[str, ...] = (
     "demo",
     "info",
     "train",
+    "diagnose",
     "metrics",
+    "benchmark",
+    "degrade",
 )
 
 
