@@ -1,0 +1,385 @@
+"""`dspfusion benchmark`: config validation, seeded degraded inputs, resumable runs, reports, docs sections, speed.
+
+Most tests run on a procedural dataset made in tmp_path (dspfusion.example) with the classical baselines and the
+untrained "tiny-official" preset, so the harness is tested without shared data; one test runs
+configs/benchmarks/smoke.yaml on ../shared (skipped when absent).
+"""
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from dspfusion.benchmark import load_config, parse_config, run_benchmark
+from dspfusion.benchmark import docs as bdocs
+from dspfusion.benchmark.config import expand_conditions
+from dspfusion.benchmark.inputs import (InputCache, Pair, condition_rng, generator_fingerprint, list_pairs,
+                                        load_clean)
+from dspfusion.benchmark.methods import make_method
+from dspfusion.benchmark.report import aggregate, dataset_table
+from dspfusion.benchmark.runner import run_quality
+from dspfusion.cli import main
+from dspfusion.errors import UserError
+from dspfusion.example import make_example_pair
+from dspfusion.io import read_image, write_image
+
+from conftest import REPO, SHARED, need
+
+CONFIGS = REPO / "configs" / "benchmarks"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One torch/OpenCV thread: on a busy 2-core machine, thread contention makes the tiny model 5-10x slower."""
+    import cv2
+    import torch
+
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    yield
+    torch.set_num_threads(before[0])
+    cv2.setNumThreads(before[1])
+H, W = 96, 192  # the smallest size NIQE accepts (two 96x96 blocks)
+
+
+def _dataset(root: Path, n: int = 2, h: int = H, w: int = W) -> Path:
+    for i in range(n):
+        ir, vi = make_example_pair(h, w, seed=i)
+        write_image(root / "ir" / f"{i:02d}.png", ir, overwrite=True)
+        write_image(root / "vi" / f"{i:02d}.png", vi, overwrite=True)
+    return root
+
+
+def _config(tmp: Path, **over) -> dict:
+    cfg = {
+        "name": "toy",
+        "output": str(tmp / "out"),
+        "docs": str(tmp / "docs" / "BENCHMARKS.md"),
+        "docs_figures": ["VIF"],
+        "datasets": [{"name": "toy", "root": str(tmp / "data")}],
+        "conditions": ["clean", "LL_SN"],
+        "methods": [
+            {"name": "tiny", "type": "dspfusion", "checkpoint": "tiny-official", "steps": 2},
+            {"name": "GFF+enh", "type": "baseline", "fusion": "guided", "pre_enhance": True},
+            {"name": "theirs", "type": "folder", "path": str(tmp / "theirs" / "{dataset}" / "{condition}")},
+        ],
+        "metrics": ["EN", "VIF", "Qabf", "NIQE"],
+        "grid_images": 1,
+    }
+    cfg.update(over)
+    return cfg
+
+
+def _write_yaml(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _rows(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+# ---------------------------------------------------------------------------------------------
+# configuration
+
+
+def test_shipped_configs_validate():
+    cfgs = {p.stem: load_config(p) for p in sorted(CONFIGS.glob("*.yaml"))}
+    assert {"smoke", "clean", "degraded", "speed"} <= set(cfgs)
+    clean = cfgs["clean"]
+    assert [d.name for d in clean.datasets] == ["TNO25", "RoadScene50", "MSRS91"]
+    assert clean.datasets[0].list is not None and clean.datasets[0].list.name == "tno25.txt"
+    assert {"EN", "MI", "VIF", "Qabf", "SD", "SF", "SSIM"} <= set(clean.metrics)
+    deg = cfgs["degraded"]
+    assert len(deg.conditions) == 12 and "clean" not in deg.conditions
+    assert {"LL_LC", "LL_SN", "Rain_SN", "vi_haze", "ir_SN"} <= set(deg.conditions)
+    assert deg.reference == "clean" and {"VIF", "Qabf", "MI", "NIQE"} <= set(deg.metrics)
+    assert any(m.pre_enhance for m in deg.methods)
+    assert cfgs["speed"].speed is not None and cfgs["speed"].speed.size == (640, 480)
+    assert cfgs["smoke"].docs is None  # the test config never touches docs/BENCHMARKS.md
+    for cfg in cfgs.values():  # the pixel-wise max is always beside DSPFusion
+        if any(m.type == "dspfusion" for m in cfg.methods):
+            assert any(m.type == "baseline" and m.fusion == "max" and not m.pre_enhance for m in cfg.methods)
+
+
+def test_condition_groups():
+    single = expand_conditions(["single"], "x")
+    assert len(single) == 9 and single[0] == "vi_Blur" and single[-1] == "ir_SN"
+    assert expand_conditions(["clean", "mixed", "LL_SN"], "x") == ("clean", "LL_LC", "LL_SN", "Rain_SN")
+    assert len(expand_conditions(["all"], "x")) == 13
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"colour": 1}, "unknown key(s) colour"),
+    ({"conditions": ["vi_Fog"]}, "unknown condition 'vi_Fog'"),
+    ({"metrics": ["EN", "Sharpness"]}, "unknown metric 'Sharpness'"),
+    ({"methods": [{"name": "a", "type": "baseline", "fusoin": "max"}]}, "unknown key(s) fusoin"),
+    ({"methods": [{"name": "a", "type": "baseline", "fusion": "median"}]}, "'fusion' must be one of"),
+    ({"methods": [{"name": "a", "type": "dspfusion"}]}, "needs 'checkpoint'"),
+    ({"methods": [{"name": "a", "type": "folder", "path": "r/{model}"}]}, "path uses {model}"),
+    ({"methods": [{"name": "a", "type": "baseline", "fusion": "max"},
+                  {"name": "A", "type": "baseline", "fusion": "dwt"}]}, "repeated: a"),
+    ({"methods": [{"name": "a/b", "type": "baseline", "fusion": "max"}]}, "may only use letters"),
+    ({"speed": {"size": [640]}}, "size must be [width, height]"),
+    ({"reference": "degraded"}, "reference must be"),
+    ({"limit": 0}, "limit must be at least 1"),
+    ({"docs_figures": ["SSIM"]}, "not in metrics"),
+])
+def test_config_errors_name_the_key(tmp_path, change, message):
+    with pytest.raises(UserError) as err:
+        parse_config(_config(tmp_path, **change), "bench.yaml")
+    assert message in str(err.value) and "bench.yaml" in str(err.value)
+
+
+def test_max_is_added_beside_dspfusion(tmp_path):
+    cfg = parse_config(_config(tmp_path), "bench.yaml")
+    assert cfg.added_max and cfg.methods[-1].name == "max" and cfg.methods[-1].fusion == "max"
+    only_baselines = _config(tmp_path, methods=[{"name": "g", "type": "baseline", "fusion": "guided"}])
+    assert not parse_config(only_baselines).added_max
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs
+
+
+def test_condition_rng_golden_and_order_free():
+    # snapshot: the degraded test sets must not change silently between versions
+    assert condition_rng(0, "vi_Blur", "01").integers(0, 2**31, 4).tolist() == [114812556, 1007031038, 349887553,
+                                                                               906678130]
+    assert condition_rng(7, "LL_SN", "FLIR_00211").random(2).tolist() == pytest.approx([0.4630381089712903,
+                                                                                        0.12043661242067882])
+    assert condition_rng(0, "vi_Blur", "01").random() != condition_rng(0, "vi_Blur", "02").random()
+    assert condition_rng(0, "vi_Blur", "01").random() != condition_rng(1, "vi_Blur", "01").random()
+
+
+def test_list_file_order_missing_entries_and_limit(tmp_path):
+    from dspfusion.benchmark.config import DatasetSpec
+
+    _dataset(tmp_path / "d", n=3, h=48, w=64)
+    lst = tmp_path / "list.txt"
+    lst.write_text("# subset\n02.png\n00\n\n07.png\n", encoding="utf-8")
+    pairs, problems = list_pairs(DatasetSpec("d", tmp_path / "d", lst))
+    assert [p.stem for p in pairs] == ["02", "00"]
+    assert any("'07'" in p for p in problems)
+    assert [p.stem for p in list_pairs(DatasetSpec("d", tmp_path / "d"), limit=2)[0]] == ["00", "01"]
+    with pytest.raises(UserError, match="not found"):
+        list_pairs(DatasetSpec("x", tmp_path / "nowhere"))
+
+
+def test_load_clean_rejects_unregistered_pair(tmp_path):
+    write_image(tmp_path / "ir.png", np.zeros((10, 12), np.uint8))
+    write_image(tmp_path / "vi.png", np.zeros((10, 14, 3), np.uint8))
+    with pytest.raises(UserError, match="must be registered"):
+        load_clean(Pair("x", tmp_path / "ir.png", tmp_path / "vi.png"))
+
+
+def test_degraded_inputs_are_cached_and_seed_checked(tmp_path):
+    from dspfusion.degradations import apply_condition
+
+    _dataset(tmp_path / "d", n=1, h=32, w=48)
+    pair = Pair("00", tmp_path / "d" / "ir" / "00.png", tmp_path / "d" / "vi" / "00.png")
+    first = InputCache(tmp_path / "cache", seed=3).get("d", "Rain_SN", pair)
+    again = InputCache(tmp_path / "cache", seed=3).get("d", "Rain_SN", pair)  # read back from disk
+    ir, vi = load_clean(pair)
+    ir_d, vi_d, params = apply_condition(ir, vi, "Rain_SN", condition_rng(3, "Rain_SN", "00"))
+    for a in (first, again):
+        assert np.array_equal(a.ir, ir_d) and np.array_equal(a.vi, vi_d) and np.array_equal(a.vi_clean, vi)
+    assert again.params["vi"] == pytest.approx(params["vi"]) and again.ir_path.is_file()
+    with pytest.raises(UserError, match="seed 3"):
+        InputCache(tmp_path / "cache", seed=4).get("d", "Rain_SN", pair)
+    manifest = tmp_path / "cache" / "d" / "Rain_SN" / "manifest.json"  # as if the generator had changed since
+    manifest.write_text(manifest.read_text().replace(generator_fingerprint(), "0" * 16), encoding="utf-8")
+    with pytest.raises(UserError, match="another version of the degradation generator"):
+        InputCache(tmp_path / "cache", seed=3).get("d", "Rain_SN", pair)
+    assert InputCache(tmp_path / "cache", seed=3, overwrite=True).get("d", "Rain_SN", pair).ir_path.is_file()
+
+
+def test_inputs_only_writes_the_degraded_inputs(tmp_path, capsys):
+    _dataset(tmp_path / "data", n=1, h=48, w=64)
+    cfg = _config(tmp_path, conditions=["clean", "ir_SN"], docs=None, docs_figures=[])
+    assert main(["benchmark", str(_write_yaml(tmp_path / "b.yaml", cfg)), "--inputs-only", "--quiet"]) == 0
+    written = sorted(p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*.*"))
+    assert [str(p) for p in written] == ["inputs/toy/ir_SN/ir/00.png", "inputs/toy/ir_SN/manifest.json",
+                                         "inputs/toy/ir_SN/params/00.json", "inputs/toy/ir_SN/vi/00.png"]
+    pair = Pair("00", tmp_path / "data" / "ir" / "00.png", tmp_path / "data" / "vi" / "00.png")
+    got = InputCache(tmp_path / "fresh", seed=0).get("toy", "ir_SN", pair)  # regenerated independently
+    assert np.array_equal(read_image(tmp_path / "out/inputs/toy/ir_SN/ir/00.png"), got.ir)
+
+
+# ---------------------------------------------------------------------------------------------
+# report and docs sections
+
+
+def test_tables_bold_the_best_by_direction_and_mark_untrained(tmp_path):
+    cfg = parse_config(_config(tmp_path, metrics=["EN", "NIQE"], docs_figures=[],
+                               methods=[{"name": "a", "type": "dspfusion", "checkpoint": "tiny-official"},
+                                        {"name": "b", "type": "baseline", "fusion": "dwt"}]))
+    rows = [{"dataset": "toy", "condition": "clean", "method": m, "image": i, "EN": en, "NIQE": niqe}
+            for m, i, en, niqe in (("a", "0", 7.0, 3.0), ("a", "1", 7.2, 5.0), ("b", "0", 6.0, 2.0),
+                                   ("b", "1", 6.0, float("nan")), ("max", "0", 7.1, 4.0), ("max", "1", 7.1, 4.0))]
+    agg = aggregate(rows, cfg.metrics)
+    assert agg[("toy", "clean", "b")]["NIQE"] == (2.0, 0.0, 1)  # NaN values are left out of the mean
+    table = dataset_table(cfg, agg, "toy", "clean", {"a": False, "b": None, "max": None}).splitlines()
+    assert table[0] == "| method | n | EN ↑ | NIQE ↓ |"
+    assert table[2] == "| a † | 2 | **7.100** | 4.000 |"  # tie with max on the printed digits: both bold
+    assert table[3] == "| b | 2 | 6.000 | **2.000** |"
+    assert table[4] == "| max | 2 | **7.100** | 4.000 |"
+
+
+def test_docs_sections_replace_only_their_own(tmp_path):
+    path = tmp_path / "B.md"
+    bdocs.update_section(path, "one", "first body")
+    bdocs.update_section(path, "two", "second body")
+    bdocs.update_section(path, "one", "new body")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# Benchmarks") and bdocs.sections(text) == ["one", "two"]
+    assert "new body" in text and "first body" not in text and "second body" in text
+    path.write_text(text.replace(bdocs.end("two"), ""), encoding="utf-8")
+    with pytest.raises(UserError, match="malformed"):
+        bdocs.update_section(path, "two", "x")
+    assert list(tmp_path.iterdir()) == [path]  # no lock or temporary files left beside the docs
+
+
+# ---------------------------------------------------------------------------------------------
+# end to end on a procedural dataset
+
+
+@pytest.mark.slow
+def test_benchmark_end_to_end_resumable(tmp_path, capsys):
+    from dspfusion.baselines import fuse_classical
+    from dspfusion.metrics import evaluate
+
+    _dataset(tmp_path / "data")
+    theirs = tmp_path / "theirs" / "toy"
+    for cond in ("clean", "LL_SN"):  # someone else's results: the IR image; one result missing
+        for stem in ("00", "01") if cond == "clean" else ("00",):
+            (theirs / cond).mkdir(parents=True, exist_ok=True)
+            shutil.copy(tmp_path / "data" / "ir" / f"{stem}.png", theirs / cond / f"{stem}.png")
+    cfg_path = _write_yaml(tmp_path / "toy.yaml", _config(tmp_path))
+    assert main(["benchmark", str(cfg_path), "--quiet"]) == 1  # one item skipped: the missing folder result
+    out = tmp_path / "out"
+    err = capsys.readouterr().err
+    assert "tiny" in err and "no trained weights" in err
+
+    rows = _rows(out / "per_image.csv")
+    assert len(rows) == 2 * 2 * 4 - 1 and {r["method"] for r in rows} == {"tiny", "GFF+enh", "theirs", "max"}
+    skipped = _rows(out / "skipped.csv")
+    assert [(s["method"], s["condition"], s["image"]) for s in skipped] == [("theirs", "LL_SN", "01")]
+    assert "no result for '01'" in skipped[0]["reason"]
+
+    # every method saw the cached degraded bytes; results are what the method gives on them
+    ir_d = read_image(out / "inputs" / "toy" / "LL_SN" / "ir" / "01.png")
+    vi_d = read_image(out / "inputs" / "toy" / "LL_SN" / "vi" / "01.png")
+    mx = read_image(out / "results" / "max" / "toy" / "LL_SN" / "01.png")
+    assert np.array_equal(mx, fuse_classical(ir_d, vi_d, "max"))
+    # full-reference metrics against the CLEAN sources, NIQE on the fused image
+    ir_c, vi_c = read_image(tmp_path / "data" / "ir" / "01.png"), read_image(tmp_path / "data" / "vi" / "01.png")
+    want = evaluate(mx, ir_d, vi_d, metrics=["EN", "VIF", "Qabf", "NIQE"], ref_ir=ir_c, ref_vi=vi_c)
+    row = next(r for r in rows if (r["method"], r["condition"], r["image"]) == ("max", "LL_SN", "01"))
+    for k, v in want.items():
+        assert float(row[k]) == pytest.approx(v, rel=1e-6)
+    against_inputs = evaluate(mx, ir_d, vi_d, metrics=["VIF"])["VIF"]
+    assert abs(against_inputs - want["VIF"]) > 1e-3
+
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "| method | n | EN ↑ | VIF ↑ | Qabf ↑ | NIQE ↓ |" in report and "**" in report
+    assert "tiny †" in report and "not a real fusion" in report
+    assert "| theirs | 1 |" in report  # n says the folder lacked one image
+    for p in ("plots/toy-VIF.png", "plots/toy-NIQE.png", "grids/toy-clean.png", "grids/toy-LL_SN.png"):
+        assert (out / p).stat().st_size > 1000, p
+    doc = (tmp_path / "docs" / "BENCHMARKS.md").read_text(encoding="utf-8")
+    assert bdocs.sections(doc) == ["toy"] and f"dspfusion benchmark {cfg_path}" in doc
+    assert "](figures/benchmarks/toy/toy-VIF.png)" in doc
+    assert (tmp_path / "docs/figures/benchmarks/toy/toy-VIF.png").is_file()
+    assert (tmp_path / "docs/figures/benchmarks/toy/grid-toy-clean.png").is_file()
+
+    # resume (the loop alone, no report): nothing recomputed; a deleted result is the only thing recomputed
+    cfg = load_config(cfg_path)
+    methods = [make_method(s) for s in cfg.methods]
+    res = run_quality(cfg, methods, progress=False)
+    assert (res.computed, res.evaluated, len(res.rows)) == (0, 0, 15)
+    victim = out / "results" / "GFF+enh" / "toy" / "clean" / "00.png"
+    before = victim.read_bytes()
+    victim.unlink()
+    res = run_quality(cfg, methods, progress=False)
+    assert (res.computed, res.evaluated) == (1, 1) and victim.read_bytes() == before
+
+    # the same method name with other options is refused, not mixed
+    changed = _config(tmp_path)
+    changed["methods"][0]["steps"] = 3
+    changed_cfg = parse_config(changed, "x.yaml")
+    with pytest.raises(UserError, match="--overwrite"):
+        run_quality(changed_cfg, [make_method(s) for s in changed_cfg.methods], progress=False)
+
+    # a second benchmark writes its own docs section beside the first
+    doc = (tmp_path / "docs" / "BENCHMARKS.md").read_text(encoding="utf-8")
+    other = _config(tmp_path, name="other", output=str(tmp_path / "out2"), conditions=["clean"], metrics=["EN"],
+                    docs_figures=[], methods=[{"name": "max", "type": "baseline", "fusion": "max"}])
+    assert main(["benchmark", str(_write_yaml(tmp_path / "other.yaml", other)), "--quiet"]) == 0
+    doc2 = (tmp_path / "docs" / "BENCHMARKS.md").read_text(encoding="utf-8")
+    assert bdocs.sections(doc2) == ["toy", "other"] and doc2.startswith(doc.rstrip("\n"))
+
+
+# ---------------------------------------------------------------------------------------------
+# speed
+
+
+@pytest.mark.slow
+def test_speed_measure_counts_parameters_and_flops():
+    from dspfusion.benchmark.speed import measure
+    from dspfusion.models import build_model
+
+    spec = {"name": "tiny", "type": "dspfusion", "checkpoint": "tiny-official", "device": "cpu", "steps": 2,
+            "seed": 0, "stretch": False, "fusion": None, "pre_enhance": False, "path": None, "note": None}
+    job = {"spec": spec, "device": "cpu", "warmup": 0, "runs": 1, "threads": None, "condition": "clean",
+           "flops": True}
+    small = measure({**job, "size": [64, 48]})
+    big = measure({**job, "size": [128, 96]})
+    assert small["params"] == sum(p.numel() for p in build_model("tiny-official").parameters())
+    assert small["trained"] is False and small["ms_median"] > 0 and small["model_ms_median"] > 0
+    assert small["peak_mib"] >= small["idle_mib"] > 0
+    # convolutions and attention dominate: FLOPs grow with the pixel count (4x), SPDM's token MLP does not
+    assert 3.0 < big["gflops"] / small["gflops"] <= 4.0
+
+
+@pytest.mark.slow
+def test_speed_worker_process_and_missing_cuda(tmp_path):
+    import torch
+
+    from dspfusion.benchmark.speed import run_speed
+
+    cfg = parse_config({"name": "s", "output": str(tmp_path / "o"),
+                        "methods": [{"name": "max", "type": "baseline", "fusion": "max"},
+                                    {"name": "r", "type": "folder", "path": str(tmp_path)}],
+                        "speed": {"size": [64, 48], "devices": ["cpu", "cuda"], "warmup": 1, "runs": 3,
+                                  "threads": 1, "conditions": ["LL_SN"]}})
+    rows = run_speed(cfg, progress=False)
+    cpu = [r for r in rows if r["device"] == "cpu"]
+    assert len(cpu) == 1 and cpu[0]["method"] == "max" and cpu[0]["condition"] == "clean"  # no enhancer: clean
+    assert "note" not in cpu[0], cpu[0]
+    assert cpu[0]["threads"] == 1 and 0 < cpu[0]["ms_min"] <= cpu[0]["ms_median"] <= cpu[0]["ms_max"]
+    if not torch.cuda.is_available():
+        assert any(r["device"] == "cuda" and "not available" in r.get("note", "") for r in rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# real data
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_smoke_config_on_shared_data(tmp_path):
+    need(SHARED / "data" / "test" / "tno42")
+    cfg = load_config(CONFIGS / "smoke.yaml", base=REPO).replace(output=tmp_path / "smoke", limit=1,
+                                                                  metrics=("EN", "VIF", "NIQE"))
+    res = run_benchmark(cfg, command="dspfusion benchmark configs/benchmarks/smoke.yaml", progress=False)
+    assert not res.skipped and not res.problems
+    assert [p.stem for p in res.pairs["TNO25"]] == ["01"]  # the first name in lists/tno25.txt
+    assert len(res.rows) == 2 * 2 and all(np.isfinite(r["NIQE"]) for r in res.rows)
+    assert (tmp_path / "smoke" / "inputs" / "TNO25" / "LL_SN" / "vi" / "01.png").is_file()
