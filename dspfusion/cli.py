@@ -24,6 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "metrics",
     "benchmark",
     "degrade",
+    "export_onnx",
 )
 
 

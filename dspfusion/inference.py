@@ -12,6 +12,10 @@ The network only ever sees RGB float tensors in [0, 1] with sides divisible by 8
    drawn on the CPU, so a given seed gives the same result on every device;
 5. clamp to [0, 1], ×255, round → uint8 RGB (grey if VI was grey).
 
+Optional: ``tile=N`` runs the fusion network on overlapping N×N tiles with the
+priors computed once per image (:mod:`dspfusion.tiling`) to bound memory on large
+images; without it the pipeline above is unchanged.
+
 Optional, off by default: the official test-time min–max stretch of the output
 (``stretch=True``). The authors' released results use it; it inflates SD and EN
 and changes the image's brightness relative to its sources, so metric
@@ -120,7 +124,7 @@ def prepare_pair(
         a_ir = _resize(a_ir, a_vi.shape[:2])
     h, w = a_vi.shape[:2]
     if min(h, w) < 8:
-        raise UserError(f"{vi_name}: image is {w}x{h}; DSPFusion needs at least 8 pixels on each side")
+        raise UserError(f"{ir_name}, {vi_name}: the images are {w}x{h}; DSPFusion needs at least 8 pixels on each side")
     colour = a_vi.ndim == 3 and not (np.array_equal(a_vi[..., 0], a_vi[..., 1]) and np.array_equal(a_vi[..., 1], a_vi[..., 2]))
     vi3 = a_vi if a_vi.ndim == 3 else np.repeat(a_vi[..., None], 3, axis=2)
     ir3 = np.repeat(a_ir[..., None], 3, axis=2)
@@ -143,7 +147,7 @@ def to_uint8(fused: torch.Tensor, stretch: bool = False, colour: bool = True) ->
     f = fused.detach().float().cpu()[0]
     if stretch:  # official test-time trick: global min–max over all channels
         f = (f - f.min()) / (f.max() - f.min()).clamp_min(1e-12)
-    arr = (f.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    arr = f.clamp(0, 1).mul_(255.0).round_().to(torch.uint8).permute(1, 2, 0).numpy()  # in place: one float copy
     if not colour:
         arr = np.round(arr.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).clip(0, 255).astype(np.uint8)
     return np.ascontiguousarray(arr)
@@ -163,13 +167,29 @@ class Fuser:
         self.seed = seed
 
     @torch.inference_mode()
-    def fuse_tensors(self, ir: torch.Tensor, vi: torch.Tensor, seed: int | None = None, steps: int | None = None) -> torch.Tensor:
-        """Unpadded ``[1,3,H,W]`` tensors in [0,1] → fused float ``[1,3,H,W]`` (not clamped)."""
+    def fuse_tensors(
+        self,
+        ir: torch.Tensor,
+        vi: torch.Tensor,
+        seed: int | None = None,
+        steps: int | None = None,
+        tile: int | None = None,
+        tile_overlap: int = 32,
+        progress: bool = False,
+    ) -> torch.Tensor:
+        """Unpadded ``[1,3,H,W]`` tensors in [0,1] → fused float ``[1,3,H,W]`` (not clamped).
+
+        ``tile``: run the fusion network on overlapping tiles of this size (see :mod:`dspfusion.tiling`)."""
         h, w = vi.shape[-2:]
         m = self.model.config.fusion.pad_multiple
+        seed = self.seed if seed is None else seed
+        if tile:
+            from .tiling import fuse_tiled
+
+            noise = self.model.initial_noise(ir.shape[0], seed=seed)
+            return fuse_tiled(self.model, ir, vi, tile, tile_overlap, steps=steps or self.steps, noise=noise, progress=progress)
         ir_p = pad_to_multiple(ir.to(self.device), m)
         vi_p = pad_to_multiple(vi.to(self.device), m)
-        seed = self.seed if seed is None else seed
         noise = self.model.initial_noise(ir_p.shape[0], seed=seed)
         out = self.model(ir_p, vi_p, steps=steps or self.steps, noise=noise)
         return out[..., :h, :w]
@@ -183,8 +203,11 @@ class Fuser:
         stretch: bool = False,
         resize_ir_to_vi: bool = False,
         ir_normalize: str = "auto",
+        tile: int | None = None,
+        tile_overlap: int = 32,
+        progress: bool = False,
     ) -> np.ndarray:
         """Fuse one registered pair → uint8 image with VI's size (RGB if VI is colour, else grey)."""
         inp = prepare_pair(ir, vi, resize_ir_to_vi=resize_ir_to_vi, ir_normalize=ir_normalize)
-        out = self.fuse_tensors(inp.ir, inp.vi, seed=seed, steps=steps)
+        out = self.fuse_tensors(inp.ir, inp.vi, seed=seed, steps=steps, tile=tile, tile_overlap=tile_overlap, progress=progress)
         return to_uint8(out, stretch=stretch, colour=inp.vi_is_colour)

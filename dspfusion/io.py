@@ -48,11 +48,21 @@ def read_image(path: str | Path) -> np.ndarray:
         raise UserError(
             f"{path}: not a readable image (unknown or corrupt format); supported: {', '.join(IMAGE_EXTENSIONS)}"
         ) from None
+    except Image.DecompressionBombError as exc:
+        raise UserError(f"{path}: refused: {exc} If the file is genuine, raise PIL.Image.MAX_IMAGE_PIXELS") from None
+    except _PixelProblem as exc:
+        raise UserError(f"{path}: {exc}") from None
+    except PermissionError:
+        raise UserError(f"{path}: permission denied; make the file readable") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise UserError(f"{path}: the image is corrupt or truncated ({exc}); re-export or re-copy it") from None
     if arr.size == 0 or min(arr.shape[:2]) == 0:
         raise UserError(f"{path}: the image has no pixels ({arr.shape})")
     return arr
+
+
+class _PixelProblem(Exception):
+    """Decodable, but the pixel values cannot be used as an image (message says why and what to do)."""
 
 
 def _to_array(im) -> np.ndarray:
@@ -63,9 +73,16 @@ def _to_array(im) -> np.ndarray:
         a = np.asarray(im, dtype=np.int64)
         if a.min() >= 0 and a.max() <= 65535:
             return a.astype(np.uint16)
-        raise ValueError("32-bit integer image with values outside 0..65535")
+        raise _PixelProblem(
+            f"32-bit integer pixels outside 0..65535 (range {a.min()}..{a.max()}); save it as 16-bit or 32-bit float"
+        )
     if mode == "F":
         a = np.asarray(im, dtype=np.float64)
+        if not np.isfinite(a).all():
+            bad = int((~np.isfinite(a)).sum())
+            raise _PixelProblem(
+                f"{bad} pixel(s) are NaN or infinite; replace them (e.g. with the minimum valid value) and save again"
+            )
         lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
         return ((a - lo) / max(hi - lo, 1e-12) * 65535).round().astype(np.uint16)
     if mode in ("1", "L"):
@@ -109,23 +126,39 @@ def write_image(path: str | Path, arr: np.ndarray, overwrite: bool = False) -> P
     path = Path(path)
     if path.exists() and not overwrite:
         raise UserError(f"{path}: already exists; choose another output or pass --overwrite")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder; give an output file name such as {path / 'fused.png'}")
     if arr.dtype != np.uint8:
         raise ValueError(f"write_image expects uint8, got {arr.dtype}")
     bgr = arr[..., ::-1] if arr.ndim == 3 else arr
     ext = path.suffix.lower() or ".png"
-    ok, buf = cv2.imencode(ext, np.ascontiguousarray(bgr))
+    try:
+        ok, buf = cv2.imencode(ext, np.ascontiguousarray(bgr))
+    except cv2.error:
+        ok = False
     if not ok:
-        raise UserError(f"{path}: cannot encode an image with extension {ext!r}; use .png")
+        raise UserError(f"{path}: cannot encode an image with extension {ext!r}; use .png (lossless) or .jpg")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot create the output folder {path.parent} ({exc.strerror}); choose another --out") from None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(buf.tobytes())
-        os.replace(tmp, path)
+        commit_temp(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def commit_temp(tmp: str | Path, path: str | Path) -> None:
+    """Rename a finished temporary file onto ``path`` with the usual permissions (mkstemp creates 0600 files)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
 
 
 @dataclass

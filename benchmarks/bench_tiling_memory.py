@@ -1,0 +1,224 @@
+"""Peak memory of tiled fusion (``--tile``) on a 4096x3072 pair, the untiled baseline, and the effect of
+computing the priors on a shrunk copy.
+
+Every configuration runs in a fresh child process that reads the two PNG files, fuses them with
+``Fuser.fuse`` (the same path as ``dspfusion fuse``) and reports its own peak resident set size
+(``ru_maxrss``), its RSS after loading the model (the floor) and the wall time. Results go to
+``benchmarks/results/tiling_memory.csv`` and ``.md``.
+
+The priors experiment (one child, ``--prior-size``, default 2048x1536) fuses one pair three ways:
+untiled; tiled with priors from the full-resolution image; tiled with priors from the copy shrunk
+to a 1024-pixel long side (the default). It reports the differences in grey levels, separating the
+effect of tiling from the effect of shrinking, and the relative L2 change of each prior tensor.
+
+The pair is an MSRS test scene (../shared/data/test/msrs91) resized with bicubic interpolation when
+present, otherwise a seeded procedural scene. The model is ``--checkpoint`` (default: the "lite"
+preset: shipped weights when installed, else a seeded random initialisation, noted in the output).
+
+    .venv/bin/python benchmarks/bench_tiling_memory.py [--tiles 256,512,1024] [--untiled 1024x768,2048x1536,4096x3072]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+MSRS = ROOT.parent / "shared" / "data" / "test" / "msrs91"
+
+
+def _size(text: str) -> tuple[int, int]:
+    w, h = text.lower().split("x")
+    return int(w), int(h)
+
+
+def make_pair(folder: Path, w: int, h: int) -> tuple[Path, Path, str]:
+    """Write ir.png / vi.png of w x h into ``folder``; (ir, vi, description)."""
+    ir = cv2.imread(str(MSRS / "ir" / "00055D.png"), cv2.IMREAD_GRAYSCALE)
+    vi = cv2.imread(str(MSRS / "vi" / "00055D.png"), cv2.IMREAD_COLOR)
+    if ir is not None and vi is not None:
+        desc = f"MSRS test 00055D.png resized (bicubic) to {w}x{h}"
+        ir, vi = cv2.resize(ir, (w, h), interpolation=cv2.INTER_CUBIC), cv2.resize(vi, (w, h), interpolation=cv2.INTER_CUBIC)
+    else:
+        rng = np.random.default_rng(0)
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        vi = np.empty((h, w, 3), np.float32)
+        vi[:] = (60 + 80 * xx / w)[:, :, None]
+        for _ in range(40):
+            y0, x0 = rng.integers(0, h - h // 8), rng.integers(0, w - w // 8)
+            vi[y0 : y0 + rng.integers(h // 40, h // 8), x0 : x0 + rng.integers(w // 40, w // 8)] = rng.uniform(10, 220, 3)
+        ir = 40 + 30 * yy / h
+        ir[(yy - h / 3) ** 2 + (xx - 2 * w / 3) ** 2 < (h / 10) ** 2] = 240
+        ir, vi = np.clip(ir, 0, 255).astype(np.uint8), np.clip(vi, 0, 255).astype(np.uint8)
+        desc = f"seeded procedural scene {w}x{h} (shared data absent)"
+    folder.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(folder / "ir.png"), ir)
+    cv2.imwrite(str(folder / "vi.png"), vi)
+    return folder / "ir.png", folder / "vi.png", desc
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def _load(checkpoint: str):
+    import warnings
+
+    import torch
+
+    from dspfusion.checkpoint import load_model
+
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model, info = load_model(checkpoint)
+    return model, info
+
+
+def child_fuse(job: dict) -> dict:
+    """Runs in a fresh process: load, fuse two files, report peak RSS."""
+    from dspfusion.inference import Fuser
+
+    model, info = _load(job["checkpoint"])
+    fuser = Fuser(model, device="cpu", seed=0)
+    floor = _rss_mb()
+    t0 = time.perf_counter()
+    out = fuser.fuse(job["ir"], job["vi"], tile=job["tile"], tile_overlap=job["overlap"])
+    wall = time.perf_counter() - t0
+    return {"peak_rss_mb": round(_rss_mb(), 1), "after_load_rss_mb": round(floor, 1), "wall_s": round(wall, 1),
+            "out_shape": list(out.shape), "trained": bool(info.get("trained", True)), "source": str(info.get("source"))}
+
+
+def child_priors(job: dict) -> dict:
+    """Untiled vs tiled(full-resolution priors) vs tiled(shrunk priors) on one pair."""
+    import torch
+
+    from dspfusion.inference import Fuser, prepare_pair
+    from dspfusion.tiling import DEFAULT_PRIOR_MAX_SIDE, fuse_tiled, prior_image
+
+    model, info = _load(job["checkpoint"])
+    m = model.config.fusion.pad_multiple
+    inp = prepare_pair(job["ir"], job["vi"])
+    noise = model.initial_noise(1, seed=0)
+    u8 = lambda t: (t.clamp(0, 1) * 255).round()  # noqa: E731
+    with torch.inference_mode():
+        untiled = u8(Fuser(model, device="cpu").fuse_tensors(inp.ir, inp.vi, seed=0))
+        full = u8(fuse_tiled(model, inp.ir, inp.vi, job["tile"], job["overlap"], noise=noise, prior_max_side=10**9))
+        shrunk = u8(fuse_tiled(model, inp.ir, inp.vi, job["tile"], job["overlap"], noise=noise))
+        p_full = model.compute_priors(prior_image(inp.ir, 10**9, m), prior_image(inp.vi, 10**9, m), None, noise)
+        p_small = model.compute_priors(prior_image(inp.ir, DEFAULT_PRIOR_MAX_SIDE, m),
+                                       prior_image(inp.vi, DEFAULT_PRIOR_MAX_SIDE, m), None, noise)
+    rel = {k: round(float((getattr(p_small, k) - getattr(p_full, k)).norm() / getattr(p_full, k).norm().clamp_min(1e-12)), 4)
+           for k in ("deg_ir", "deg_vi", "sem")}
+    d = lambda a, b: (round(float((a - b).abs().max()), 1), round(float((a - b).abs().mean()), 3))  # noqa: E731
+    return {"tiling_max": d(full, untiled)[0], "tiling_mean": d(full, untiled)[1],
+            "shrink_max": d(shrunk, full)[0], "shrink_mean": d(shrunk, full)[1],
+            "total_max": d(shrunk, untiled)[0], "total_mean": d(shrunk, untiled)[1],
+            "prior_rel_l2": rel, "trained": bool(info.get("trained", True)), "source": str(info.get("source"))}
+
+
+def run_child(job: dict) -> dict:
+    cmd = [sys.executable, __file__, "--child", json.dumps(job)]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if res.returncode != 0:
+        return {"error": (res.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--checkpoint", default="lite", help="model to use (default: lite)")
+    parser.add_argument("--size", type=_size, default=(4096, 3072), help="tiled pair size WxH (default 4096x3072)")
+    parser.add_argument("--tiles", default="256,512,1024", help="tile sizes to measure")
+    parser.add_argument("--overlap", type=int, default=32)
+    parser.add_argument("--untiled", default="1024x768,2048x1536,4096x3072", help="sizes to fuse without tiling (baseline)")
+    parser.add_argument("--prior-size", type=_size, default=(2048, 1536), help="pair size for the priors experiment ('0x0' skips)")
+    parser.add_argument("--prior-tile", type=int, default=512)
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args(argv)
+    if args.child:
+        job = json.loads(args.child)
+        print(json.dumps(child_priors(job) if job.get("kind") == "priors" else child_fuse(job)))
+        return 0
+
+    rows, desc = [], ""
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs = [(args.size, int(t)) for t in args.tiles.split(",") if t] + [(_size(s), None) for s in args.untiled.split(",") if s]
+        for (w, h), tile in jobs:
+            ir, vi, desc_i = make_pair(Path(tmp) / f"{w}x{h}", w, h)
+            desc = desc or desc_i
+            job = {"checkpoint": args.checkpoint, "ir": str(ir), "vi": str(vi), "tile": tile, "overlap": args.overlap}
+            r = run_child(job)
+            print(f"{w}x{h} tile={tile}: {r}", file=sys.stderr, flush=True)
+            rows.append({"size": f"{w}x{h}", "megapixels": round(w * h / 1e6, 1), "tile": tile or "none",
+                         "overlap": args.overlap if tile else "", "peak_rss_mb": r.get("peak_rss_mb", "failed"),
+                         "after_load_rss_mb": r.get("after_load_rss_mb", ""), "wall_s": r.get("wall_s", ""),
+                         "note": r.get("error", "")})
+            trained = r.get("trained", True)
+            source = r.get("source", args.checkpoint)
+        prior = None
+        if args.prior_size != (0, 0):
+            w, h = args.prior_size
+            ir, vi, _ = make_pair(Path(tmp) / f"p{w}x{h}", w, h)
+            prior = run_child({"kind": "priors", "checkpoint": args.checkpoint, "ir": str(ir), "vi": str(vi),
+                               "tile": args.prior_tile, "overlap": args.overlap})
+            print(f"priors {w}x{h}: {prior}", file=sys.stderr, flush=True)
+
+    import torch
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    model_note = source + ("" if trained else " — RANDOMLY INITIALISED (no trained weights installed)")
+    info = (f"{desc}; model {model_note}; 10 SPDM steps, seed 0; peak RSS = ru_maxrss of a fresh process that reads the PNGs, "
+            f"fuses and converts to uint8; {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}; "
+            f"1-min load average at the end {load:.1f} (other jobs were running: wall times are indicative only)")
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    _write_atomic(args.out_dir / "tiling_memory.csv", buf.getvalue())
+    md = ["# Tiled fusion: peak memory (CPU)", "", info + ".", "",
+          "| size | MP | tile | overlap | peak RSS MB | RSS after model load MB | wall s | note |",
+          "|---|---:|---:|---:|---:|---:|---:|---|"]
+    md += [f"| {r['size']} | {r['megapixels']} | {r['tile']} | {r['overlap']} | {r['peak_rss_mb']} | "
+           f"{r['after_load_rss_mb']} | {r['wall_s']} | {r['note']} |" for r in rows]
+    if prior and "error" not in prior:
+        w, h = args.prior_size
+        md += ["", f"## Priors from a shrunk copy vs full resolution ({w}x{h}, tile {args.prior_tile}, overlap {args.overlap})", "",
+               "Differences of the uint8 outputs in grey levels (max / mean over pixels and channels):", "",
+               "| comparison | max | mean |", "|---|---:|---:|",
+               f"| tiled, full-resolution priors vs untiled (effect of tiling) | {prior['tiling_max']} | {prior['tiling_mean']} |",
+               f"| tiled, priors at long side 1024 vs full-resolution priors (effect of shrinking) | {prior['shrink_max']} | {prior['shrink_mean']} |",
+               f"| default tiled vs untiled (both effects) | {prior['total_max']} | {prior['total_mean']} |",
+               "", "Relative L2 change of the priors (shrunk vs full): "
+               + ", ".join(f"{k} {v}" for k, v in prior["prior_rel_l2"].items()) + "."]
+    elif prior:
+        md += ["", f"Priors experiment failed: {prior['error']}"]
+    _write_atomic(args.out_dir / "tiling_memory.md", "\n".join(md) + "\n")
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

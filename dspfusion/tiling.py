@@ -1,0 +1,172 @@
+"""Tiled fusion of large images: bounded memory, feathered blending, priors computed once.
+
+The fusion network's memory grows with the image area (a 4096×3072 pair needs
+several GB even for the "lite" preset), so :func:`fuse_tiled` runs it on
+overlapping tiles and blends the tiles back with linear feathering:
+
+* **Priors once per image.** SPEN and DPEN pool their features to a fixed 4×4
+  grid (:mod:`dspfusion.models.prior_encoder`), so the priors are global image
+  descriptors of constant size. They are computed once, on a copy of the whole
+  pair shrunk (area-averaged) so that its long side is at most
+  ``prior_max_side`` (default 1024), and the SPDM sampler runs once; every tile
+  then gets the *same* Pd_ir, Pd_vi and Ps. Per-tile priors would describe each
+  tile's content instead of the scene and would differ between neighbouring
+  tiles, which shows as seams. Deviation (ours): the official code has no tiling,
+  and for images larger than ``prior_max_side`` the priors differ slightly from
+  full-resolution ones because the 7×7/stride-4 stem sees a coarser image;
+  ``benchmarks/bench_tiling_memory.py`` measures that difference.
+* **Tiles on the padded lattice.** The pair is reflect-padded to a multiple of
+  ``pad_multiple`` exactly as the untiled path does; tile size and overlap are
+  multiples of it, so every tile starts on the same pixel-(un)shuffle lattice as
+  the whole image. The last tile in each direction is aligned to the far edge.
+* **Feathering.** Each tile's weight ramps linearly from ~0 to 1 across the
+  pixels it shares with its neighbour (1 on image borders), and the output is
+  ``Σ w·tile / Σ w``. Tiles still differ inside because the Restormer's channel
+  attention and DPMM use per-tile global statistics; feathering turns the
+  difference into a smooth transition instead of a step.
+
+When the padded image fits in one tile and its long side is at most
+``prior_max_side``, the result is bit-for-bit the untiled one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .errors import UserError
+
+DEFAULT_OVERLAP = 32
+DEFAULT_PRIOR_MAX_SIDE = 1024
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """Where the tiles go along one padded axis of length ``size``."""
+
+    size: int
+    tile: int
+    starts: tuple[int, ...]
+
+    def weights(self, index: int, feather: bool = True) -> torch.Tensor:
+        """1-D blending weight of tile ``index`` (length ``tile``, or ``size`` for a single tile)."""
+        n = min(self.tile, self.size)
+        w = torch.ones(n)
+        if len(self.starts) == 1:
+            return w
+        s = self.starts[index]
+        lead = self.starts[index - 1] + n - s if index > 0 else 0  # pixels shared with the previous tile
+        trail = s + n - self.starts[index + 1] if index + 1 < len(self.starts) else 0
+        if not feather:  # hard cut in the middle of each overlap (for comparison only)
+            if lead:
+                w[: lead // 2] = 0
+            if trail:
+                w[n - trail + trail // 2 :] = 0
+            return w
+        pos = torch.arange(n, dtype=torch.float32) + 0.5
+        if lead:
+            w = torch.minimum(w, pos / lead)
+        if trail:
+            w = torch.minimum(w, (n - pos) / trail)
+        return w
+
+
+def plan_axis(size: int, tile: int, overlap: int) -> TilePlan:
+    """Tile starts covering ``[0, size)``: stride ``tile - overlap``, the last tile flush with the end."""
+    if size <= tile:
+        return TilePlan(size, tile, (0,))
+    starts = list(range(0, size - tile, tile - overlap)) + [size - tile]
+    return TilePlan(size, tile, tuple(dict.fromkeys(starts)))
+
+
+def check_tiling(tile: int, overlap: int, multiple: int) -> tuple[int, int]:
+    """Validate ``--tile``/``--tile-overlap`` and snap them to ``multiple`` → (tile, overlap).
+
+    The tile is rounded *down* (it is a memory budget), the overlap *up* (it is a
+    minimum), both to multiples of the model's ``pad_multiple``.
+    """
+    if tile < multiple:
+        raise UserError(f"--tile {tile} is too small; this model needs tiles of at least {multiple} pixels (use e.g. --tile 512)")
+    if overlap < 0:
+        raise UserError(f"--tile-overlap {overlap} is negative; use 0 or more (default {DEFAULT_OVERLAP})")
+    t = tile // multiple * multiple
+    o = -(-overlap // multiple) * multiple
+    if 2 * o > t:
+        snapped = f" (rounded to multiples of {multiple}: overlap {o}, tile {t})" if (o, t) != (overlap, tile) else ""
+        raise UserError(
+            f"--tile-overlap {overlap} is too large for --tile {tile}{snapped}; use an overlap of at most half the tile"
+        )
+    return t, o
+
+
+def _shrink(x: torch.Tensor, max_side: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    if max(h, w) <= max_side:
+        return x
+    s = max_side / max(h, w)
+    return F.interpolate(x, size=(max(1, round(h * s)), max(1, round(w * s))), mode="area")
+
+
+def prior_image(x: torch.Tensor, max_side: int, multiple: int) -> torch.Tensor:
+    """The copy of an unpadded ``[1,3,H,W]`` image the priors are computed on: shrunk, then padded."""
+    from .inference import pad_to_multiple
+
+    return pad_to_multiple(_shrink(x, max_side), multiple)
+
+
+@torch.inference_mode()
+def fuse_tiled(
+    model,
+    ir: torch.Tensor,
+    vi: torch.Tensor,
+    tile: int,
+    overlap: int = DEFAULT_OVERLAP,
+    steps: int | None = None,
+    noise: torch.Tensor | None = None,
+    prior_max_side: int = DEFAULT_PRIOR_MAX_SIDE,
+    feather: bool = True,
+    progress: bool = False,
+) -> torch.Tensor:
+    """Unpadded ``[1,3,H,W]`` IR/VI in [0,1] → fused ``[1,3,H,W]`` (float, CPU), one tile at a time.
+
+    ``model`` is a :class:`~dspfusion.models.DSPFusion` in eval mode; ``noise`` is SPDM's x_T
+    (``model.initial_noise(1, seed)``). Only one tile's activations are alive at a time; the
+    full-size tensors are the inputs, the running weighted sum and the weight map.
+    """
+    from tqdm import tqdm
+
+    from .inference import pad_to_multiple
+
+    if ir.shape[0] != 1 or vi.shape != ir.shape:
+        raise ValueError(f"fuse_tiled takes one pair of equal shape [1,3,H,W], got {tuple(ir.shape)} and {tuple(vi.shape)}")
+    m = model.config.fusion.pad_multiple
+    tile, overlap = check_tiling(tile, overlap, m)
+    if prior_max_side < m:
+        raise UserError(f"prior_max_side {prior_max_side} must be at least {m}")
+    dev = model.device
+    h, w = vi.shape[-2:]
+
+    priors = model.compute_priors(
+        prior_image(ir, prior_max_side, m).to(dev), prior_image(vi, prior_max_side, m).to(dev), steps, noise
+    )
+    ir_p, vi_p = pad_to_multiple(ir, m), pad_to_multiple(vi, m)
+    hp, wp = vi_p.shape[-2:]
+    rows, cols = plan_axis(hp, tile, overlap), plan_axis(wp, tile, overlap)
+    acc = torch.zeros(1, 3, hp, wp)
+    wsum = torch.zeros(hp, wp)
+    jobs = [(i, j) for i in range(len(rows.starts)) for j in range(len(cols.starts))]
+    for i, j in tqdm(jobs, desc="tiles", unit="tile", disable=not progress or len(jobs) < 2, leave=False):
+        y, x = rows.starts[i], cols.starts[j]
+        th, tw = min(tile, hp), min(tile, wp)
+        out = model.fuse_with_priors(
+            ir_p[..., y : y + th, x : x + tw].to(dev), vi_p[..., y : y + th, x : x + tw].to(dev), priors
+        ).float().cpu()
+        wt = rows.weights(i, feather)[:, None] * cols.weights(j, feather)[None, :]
+        acc[..., y : y + th, x : x + tw] += out * wt
+        wsum[y : y + th, x : x + tw] += wt
+        del out
+    if len(jobs) == 1:  # no blending: keep the exact untiled numbers
+        return acc[..., :h, :w]
+    acc /= wsum
+    return acc[..., :h, :w]
