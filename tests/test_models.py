@@ -24,7 +24,7 @@ def test_paper_preset_parameter_count():
 def test_preset_forward_shapes(name):
     torch.manual_seed(0)
     m = build_model(name).eval()
-    ir, vi = torch.rand(2, 3, 32, 40), torch.rand(2, 3, 32, 40)
+    ir, vi = torch.rand(2, 3, 32, 48), torch.rand(2, 3, 32, 48)
     with torch.no_grad():
         pri = m.compute_priors(ir, vi)
         out = m.fuse_with_priors(ir, vi, pri)
@@ -32,7 +32,7 @@ def test_preset_forward_shapes(name):
     assert pri.deg_ir.shape == (2, c.prior_tokens, c.deg_dim)
     assert pri.type_ir.shape == (2, c.deg_dim)
     assert pri.sem.shape == (2, c.prior_tokens, c.sem_dim)
-    assert out.shape == (2, 3, 32, 40)
+    assert out.shape == (2, 3, 32, 48)
     assert 0 <= out.min() and out.max() <= 1
 
 

@@ -86,9 +86,8 @@ class ResumableSampler(Sampler[int]):
 
 
 def _worker_init(_: int) -> None:
-    import cv2
-
-    cv2.setNumThreads(1)
+    # Only torch's pool is limited here: calling cv2.setNumThreads inside a forked
+    # DataLoader worker can deadlock OpenCV's thread pool.
     torch.set_num_threads(1)
 
 
