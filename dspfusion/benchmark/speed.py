@@ -130,7 +130,9 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
 
         row["peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
     else:
-        row["peak_mib"] = _maxrss_bytes() / 2**20
+        # ru_maxrss and /proc/self/statm are accounted separately and can disagree by a few
+        # pages; the peak can never be below the current resident size.
+        row["peak_mib"] = max(_maxrss_bytes(), _rss_bytes() or 0, int(row.get("idle_mib", 0) * 2**20)) / 2**20
     row.update(ms_median=statistics.median(times), ms_min=min(times), ms_max=max(times))
     if model_fn is not None:
         row["model_ms_median"] = statistics.median(_timed(model_fn, 1, job["runs"], sync))

@@ -299,7 +299,7 @@ class Trainer:
             self._run_stage(2, self.cfg.stage2_iters)
         path = self.out / "model.safetensors"
         if self.d.main:
-            save_model(self.model.eval(), path, step=self.cfg.stage1_iters + self.cfg.stage2_iters,
+            save_model(self.model.eval(), path, step=self.cfg.stage1_iters + (self.cfg.stage2_iters if self.cfg.use_priors else 0),
                        extra={"train_name": self.cfg.name})
             print(f"wrote {path}")
         if dist.is_initialized():
