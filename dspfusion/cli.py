@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "benchmark",
     "degrade",
     "export_onnx",
+    "serve",
 )
 
 
