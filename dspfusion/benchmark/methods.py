@@ -133,7 +133,13 @@ class DSPFusionMethod(Method):
     def describe(self) -> str:
         s = self.spec
         w = self._weights
-        src = f"`{s.checkpoint}`" + (f" (sha256 {w['sha256'][:12]})" if w["sha256"] else "")
+        shown = s.checkpoint
+        if shown and Path(shown).is_absolute():  # show files under the working directory by their relative path
+            try:
+                shown = str(Path(shown).relative_to(Path.cwd().resolve()))
+            except ValueError:
+                pass
+        src = f"`{shown}`" + (f" (sha256 {w['sha256'][:12]})" if w["sha256"] else "")
         steps = f", {s.steps} SPDM steps" if s.steps else ""
         text = f"DSPFusion {src}, seed {s.seed}{steps}{', min–max stretch' if s.stretch else ''}"
         if not self.trained:
