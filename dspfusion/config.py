@@ -103,6 +103,10 @@ class DSPFusionConfig:
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     sampling_steps: int = 10  # default number of reverse steps at inference (≤ timesteps)
     with_probe: bool = False  # ours: a degradation-diagnosis probe on DPEN's type vectors
+    probe_hidden: int = 0  # ours: hidden width of the probe's heads (0 = linear, as trained in Stage I)
+    # ours: 0 = the probe reads DPEN's type vector of the whole image; N > 0 = the mean type vector of N×N tiles
+    # covering the image (DPEN is trained on crops; set by benchmarks/fit_probe.py when it refits the probe)
+    probe_tile: int = 0
     # False = the no-prior ablation (paper Table 5): DPEN/SPEN/SPDM outputs are replaced by zeros,
     # so SPIM/DPMM/PGFM see constant priors and act as learned constant modulations.
     use_priors: bool = True
@@ -125,6 +129,10 @@ class DSPFusionConfig:
         for level, (h, mult) in enumerate(zip(f.heads, (1, 2, 4, 8)), 1):
             if (f.dim * mult) % h:
                 problems.append(f"level {level}: {f.dim * mult} channels not divisible by {h} heads")
+        if self.probe_hidden < 0:
+            problems.append(f"probe_hidden must be >= 0, got {self.probe_hidden}")
+        if self.probe_tile < 0 or 0 < self.probe_tile < 16:
+            problems.append(f"probe_tile must be 0 (whole image) or >= 16, got {self.probe_tile}")
         if problems:
             raise ValueError("inconsistent DSPFusionConfig: " + "; ".join(problems))
 
@@ -145,6 +153,8 @@ class DSPFusionConfig:
             diffusion=DiffusionConfig(**d["diffusion"]),
             sampling_steps=int(d.get("sampling_steps", 10)),
             with_probe=bool(d.get("with_probe", False)),
+            probe_hidden=int(d.get("probe_hidden", 0)),
+            probe_tile=int(d.get("probe_tile", 0)),
             use_priors=bool(d.get("use_priors", True)),
         )
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ._common import warn_if_untrained
@@ -50,4 +51,6 @@ def run(args: argparse.Namespace) -> int:
         top, p = probs[0]
         print(f"{name.upper()} {path}: {top} ({p:.0%})")
         print("    " + "  ".join(f"{k} {v:.2f}" for k, v in probs))
+    print("note: held-out top-1 accuracy of the shipped probe is 92.5 % for IR but only 42.6 % for VI "
+          "(benchmarks/results/probe.md); treat the VI diagnosis as a hint.", file=sys.stderr)
     return 0

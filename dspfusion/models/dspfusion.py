@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..config import DSPFusionConfig
@@ -25,6 +26,17 @@ from .degradation_probe import IR_CLASSES, VI_CLASSES, DegradationProbe
 from .fusion_net import FusionNet
 from .prior_diffusion import PriorDiffusion
 from .semantic_prior import SemanticPriorEncoder
+
+
+def _tile_grid(img: torch.Tensor, size: int) -> torch.Tensor:
+    """``[C,H,W]`` → ``[T,C,size,size]``: ceil(H/size) × ceil(W/size) tiles at evenly spaced offsets covering the image."""
+    h, w = img.shape[-2:]
+    if h < size or w < size:
+        img = F.pad(img[None], (0, max(0, size - w), 0, max(0, size - h)), mode="replicate")[0]
+        h, w = img.shape[-2:]
+    ys = torch.linspace(0, h - size, -(-h // size)).round().long().tolist()
+    xs = torch.linspace(0, w - size, -(-w // size)).round().long().tolist()
+    return torch.stack([img[:, y:y + size, x:x + size] for y in ys for x in xs])
 
 
 @dataclass
@@ -99,14 +111,30 @@ class DSPFusion(nn.Module):
         return self.fusion(ir, vi, priors.deg_ir, priors.deg_vi, priors.sem)
 
     @torch.no_grad()
+    def diagnosis_features(self, x: torch.Tensor, chunk: int = 32) -> torch.Tensor:
+        """What the probe reads for one modality ``[B,3,H,W]`` (the padded image): DPEN type vectors ``[B, C_d]``.
+
+        ``config.probe_tile`` 0: the type vector of the whole image. N > 0: the mean type vector of the N×N tiles
+        of an evenly spaced grid covering the image (overlapping where N does not divide a side; an image smaller
+        than a tile is edge-padded), DPEN run on ``chunk`` tiles at a time.
+        """
+        size = self.config.probe_tile
+        if not size:
+            return self.degradation(x)[1]
+        out = []
+        for img in x:
+            tiles = _tile_grid(img, size)
+            out.append(torch.cat([self.degradation(tiles[i:i + chunk])[1] for i in range(0, len(tiles), chunk)]).mean(0))
+        return torch.stack(out)
+
+    @torch.no_grad()
     def diagnose(self, ir: torch.Tensor, vi: torch.Tensor) -> dict[str, dict[str, float]]:
         """Degradation probabilities for one pair ``[1,3,H,W]`` each (needs the probe)."""
         if self.probe is None:
             raise RuntimeError("this model has no degradation probe (trained without one)")
         out = {}
         for name, x, classes in (("ir", ir, IR_CLASSES), ("vi", vi, VI_CLASSES)):
-            _, t = self.degradation(x)
-            p = self.probe(t, name).softmax(-1)[0]
+            p = self.probe(self.diagnosis_features(x), name).softmax(-1)[0]
             out[name] = {c: float(v) for c, v in zip(classes, p)}
         return out
 

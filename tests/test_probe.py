@@ -1,0 +1,118 @@
+"""Degradation-diagnosis probe: the shipped model's ``diagnose`` on strongly degraded inputs, and the probe options.
+
+The built-in example pair needs no shared data; ``benchmarks/fit_probe.py`` measures the probe at scale
+(benchmarks/results/probe.md).
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from dspfusion.config import PRESETS, DSPFusionConfig, get_preset
+from dspfusion.degradations import degrade
+from dspfusion.example import make_example_pair
+from dspfusion.models import build_model
+from dspfusion.models.degradation_probe import IR_CLASSES, VI_CLASSES, DegradationProbe
+from dspfusion.models.dspfusion import _tile_grid
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from dspfusion import load
+    from dspfusion.checkpoint import shipped_weights
+
+    if shipped_weights("lite") is None:
+        pytest.skip("no shipped lite weights in this installation")
+    torch.set_num_threads(1)
+    return load("lite", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def example():
+    ir, vi = make_example_pair(seed=0)
+    # approximately undo the example's night rendering (0.22 * v ** 1.6 + noise) → a daylight VI image
+    day = np.clip((vi.astype(np.float32) / 255 / 0.22).clip(0, 1) ** (1 / 1.6) * 255, 0, 255).astype(np.uint8)
+    assert day.mean() / 255 >= 0.2  # bright enough for LL to be a valid label (the training rule)
+    return ir, vi, day
+
+
+def _top(probs: dict[str, float]) -> str:
+    return max(probs, key=probs.get)
+
+
+@pytest.mark.parametrize(
+    "kind,params",
+    [("SN", {"sigma": 10.0, "stripe": 9.0}), ("RN", {"sigma": 18.0, "photons": 70.0}), ("LC", {"scale": 0.25, "low": 100.0})],
+)
+def test_shipped_diagnose_strong_ir(shipped, example, kind, params):
+    from dspfusion.commands.diagnose import diagnose
+
+    ir, vi, _ = example
+    ir_d = degrade(ir, "ir", kind, np.random.default_rng(1), **params)[0]
+    res = diagnose(shipped, ir_d, vi)
+    assert set(res) == {"ir", "vi"} and tuple(res["ir"]) == IR_CLASSES and tuple(res["vi"]) == VI_CLASSES
+    assert abs(sum(res["ir"].values()) - 1) < 1e-5
+    assert _top(res["ir"]) == kind and res["ir"][kind] > 0.5, res["ir"]
+
+
+@pytest.mark.parametrize("kind,params", [("LL", {"gamma": 2.2, "gain": 0.3}), ("OE", {"lift": 130.0, "clip_level": 180.0})])
+def test_shipped_diagnose_strong_vi(shipped, example, kind, params):
+    from dspfusion.commands.diagnose import diagnose
+
+    ir, _, day = example
+    vi_d = degrade(day, "vi", kind, np.random.default_rng(1), **params)[0]
+    res = diagnose(shipped, ir, vi_d)
+    assert _top(res["vi"]) == kind, res["vi"]
+
+
+def test_shipped_model_records_its_probe_settings(shipped):
+    cfg = shipped.model.config
+    assert cfg.with_probe and cfg.probe_tile >= 0 and cfg.probe_hidden >= 0
+    assert isinstance(shipped.model.probe, DegradationProbe)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_keep_the_linear_whole_image_probe(name):
+    cfg = get_preset(name)
+    assert cfg.probe_hidden == 0 and cfg.probe_tile == 0
+    m = build_model(name)
+    keys = {k for k in m.state_dict() if k.startswith("probe.")}
+    if cfg.with_probe:
+        assert keys == {f"probe.{a}.{b}" for a in ("norm", "vi", "ir") for b in ("weight", "bias")}
+    else:
+        assert not keys
+
+
+def test_probe_hidden_layer_and_config_roundtrip():
+    cfg = get_preset("lite").replace(probe_hidden=16, probe_tile=96)
+    assert DSPFusionConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    old = cfg.to_dict()
+    del old["probe_hidden"], old["probe_tile"]  # a checkpoint written before these fields existed
+    assert DSPFusionConfig.from_dict(old) == get_preset("lite")
+    m = build_model(cfg)
+    assert "probe.vi.0.weight" in m.state_dict() and m.probe(torch.rand(3, cfg.fusion.deg_dim), "ir").shape == (3, 4)
+    with pytest.raises(ValueError):
+        get_preset("lite").replace(probe_tile=8)
+
+
+def test_tile_grid_covers_the_image():
+    img = torch.arange(3 * 100 * 150, dtype=torch.float32).reshape(3, 100, 150)
+    t = _tile_grid(img, 48)
+    assert t.shape == (3 * 4, 3, 48, 48)  # ceil(100/48) x ceil(150/48)
+    assert torch.equal(t[0], img[:, :48, :48]) and torch.equal(t[-1], img[:, -48:, -48:])
+    assert _tile_grid(torch.rand(3, 20, 30), 48).shape == (1, 3, 48, 48)  # smaller than a tile: edge-padded
+
+
+def test_diagnosis_features_whole_image_and_tiles():
+    torch.manual_seed(0)
+    m = build_model("lite").eval()
+    x = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        assert torch.equal(m.diagnosis_features(x), m.degradation(x)[1])
+        m.config = m.config.replace(probe_tile=32)
+        f = m.diagnosis_features(x)
+        ref = m.degradation(_tile_grid(x[1], 32))[1].mean(0)
+    assert f.shape == (2, m.config.fusion.deg_dim) and torch.allclose(f[1], ref, atol=1e-6)
