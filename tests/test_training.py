@@ -100,6 +100,32 @@ def test_resume_is_exact(data, tmp_path):
         assert torch.allclose(ref[k], got[k], atol=1e-6), k
 
 
+def test_continue_from_weights_with_refit_probe(data, tmp_path):
+    """init_from weights whose probe was refit post hoc (probe_hidden/probe_tile): the run keeps that layout,
+    counts steps on from the init's step and resumes; any other config difference is refused."""
+    from dspfusion.checkpoint import save_model
+    from dspfusion.config import get_preset
+    from dspfusion.models import build_model
+
+    base = get_preset("tiny-official").replace(with_probe=True)
+    refit = base.replace(probe_hidden=8, probe_tile=16)
+    torch.manual_seed(3)
+    init = build_model(refit)
+    init_path = save_model(init, tmp_path / "init.safetensors", step=7)
+    cfg = tiny_cfg(data, tmp_path / "cont", model=base.to_dict(), init_from=str(init_path), stage1_iters=2, stage2_iters=1)
+    t = Trainer(cfg, resume=False, progress=False)
+    assert t.model.config == refit
+    for k, v in init.state_dict().items():
+        assert torch.equal(t.model.state_dict()[k], v), k
+    path = t.run()
+    model, info = load_model(path)
+    assert model.config == refit and info["step"] == 7 + 2 + 1
+    assert Trainer(cfg, resume=True, progress=False).model.config == refit  # resume from last.pt keeps the layout
+    other = tiny_cfg(data, tmp_path / "bad", model=base.replace(sampling_steps=3).to_dict(), init_from=str(init_path))
+    with pytest.raises(ValueError, match="differs"):
+        Trainer(other, resume=False, progress=False)
+
+
 def _run_until(trainer: Trainer, steps: int) -> None:
     """Run stage 1 but stop after ``steps`` (as a crash would, right after a checkpoint)."""
     from dspfusion.training import trainer as tr

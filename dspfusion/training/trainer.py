@@ -203,6 +203,11 @@ def _model_config(cfg: TrainConfig) -> DSPFusionConfig:
     return base.replace(use_priors=cfg.use_priors)
 
 
+def _same_but_probe(a: DSPFusionConfig, b: DSPFusionConfig) -> bool:
+    """True when two model configs differ at most in the degradation probe's head layout."""
+    return a.replace(probe_hidden=0, probe_tile=0) == b.replace(probe_hidden=0, probe_tile=0)
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, resume: bool = True, progress: bool = True) -> None:
         self.cfg = cfg
@@ -210,22 +215,36 @@ class Trainer:
         self.out = Path(cfg.out_dir)
         self.progress = progress and self.d.main
         torch.manual_seed(cfg.seed)
-        self.model = build_model(_model_config(cfg)).to(self.d.device)
+        model_cfg = _model_config(cfg)
         self.weights = FusionLossWeights()
         self.stage, self.step = 1, 0
+        self.init_step = 0  # steps the init_from weights had already been trained for
         self._opt_state = None
         ckpt = self.out / "last.pt"
         if resume and ckpt.is_file():
-            self._load(ckpt)
+            obj = safe_torch_load(ckpt)
+            if isinstance(obj, dict) and isinstance(obj.get("config"), dict):
+                # checkpoints describe themselves: a continued run may carry a refit probe layout
+                saved = DSPFusionConfig.from_dict(obj["config"])
+                if _same_but_probe(saved, model_cfg):
+                    model_cfg = saved
+            self.model = build_model(model_cfg).to(self.d.device)
+            self._load(ckpt, obj)
         elif cfg.init_from:
             from ..checkpoint import load_model
 
             init, info = load_model(cfg.init_from)
-            if init.config != self.model.config:
+            if not _same_but_probe(init.config, model_cfg):
                 raise ValueError(f"init_from {cfg.init_from}: its configuration differs from the training model's")
+            # the shipped weights may carry a probe refit post hoc (probe_hidden/probe_tile): keep its layout
+            model_cfg = init.config
+            self.model = build_model(model_cfg).to(self.d.device)
             self.model.load_state_dict(init.state_dict())
+            self.init_step = int(info.get("step") or 0)
             if self.d.main:
                 print(f"initialised from {cfg.init_from} (step {info['step']})")
+        else:
+            self.model = build_model(model_cfg).to(self.d.device)
         if self.d.main:
             self.out.mkdir(parents=True, exist_ok=True)
 
@@ -267,6 +286,7 @@ class Trainer:
             "optimizer": opt.state_dict() if opt is not None else None,
             "stage": self.stage,
             "step": self.step,
+            "init_step": self.init_step,
             "rng_torch": torch.get_rng_state(),
             **(extra or {}),
         }
@@ -278,12 +298,13 @@ class Trainer:
         torch.save(self._state(opt), tmp)
         os.replace(tmp, self.out / name)
 
-    def _load(self, path: Path) -> None:
-        obj = safe_torch_load(path)
+    def _load(self, path: Path, obj: dict | None = None) -> None:
+        obj = safe_torch_load(path) if obj is None else obj
         if not isinstance(obj, dict) or obj.get("format") != TRAIN_FORMAT:
             raise ValueError(f"{path}: not a dspfusion training checkpoint")
         self.model.load_state_dict(obj["model"])
         self.stage, self.step = int(obj["stage"]), int(obj["step"])
+        self.init_step = int(obj.get("init_step", 0))
         self._opt_state = obj.get("optimizer")
         torch.set_rng_state(obj["rng_torch"])
         if self.d.main:
@@ -299,7 +320,7 @@ class Trainer:
             self._run_stage(2, self.cfg.stage2_iters)
         path = self.out / "model.safetensors"
         if self.d.main:
-            save_model(self.model.eval(), path, step=self.cfg.stage1_iters + (self.cfg.stage2_iters if self.cfg.use_priors else 0),
+            save_model(self.model.eval(), path, step=self.init_step + self.cfg.stage1_iters + (self.cfg.stage2_iters if self.cfg.use_priors else 0),
                        extra={"train_name": self.cfg.name})
             print(f"wrote {path}")
         if dist.is_initialized():
