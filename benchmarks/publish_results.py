@@ -45,8 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         # demote the result file's own title one level so it nests under the docs file's title
         if lines and lines[0].startswith("# "):
             lines[0] = "#" + lines[0]
-        body = "\n".join(lines[:1] + ["", f"Produced by `{PRODUCERS[name]}` (copied from `{src.relative_to(args.results.parent.parent) if src.is_relative_to(args.results.parent.parent) else src}` by "
-                                          f"`python benchmarks/publish_results.py {name}`)."] + lines[1:])
+        shown = src.relative_to(ROOT) if src.is_relative_to(ROOT) else src
+        note = f"Produced by `{PRODUCERS[name]}` (copied from `{shown}` by `python benchmarks/publish_results.py {name}`)."
+        body = "\n".join(lines[:1] + ["", note] + lines[1:])
         update_section(args.docs, name, body)
         print(f"wrote section {name!r} of {args.docs}")
     return 0

@@ -221,15 +221,14 @@ class Trainer:
         self.init_step = 0  # steps the init_from weights had already been trained for
         self._opt_state = None
         ckpt = self.out / "last.pt"
+        state, init, info = None, None, {}
         if resume and ckpt.is_file():
-            obj = safe_torch_load(ckpt)
-            if isinstance(obj, dict) and isinstance(obj.get("config"), dict):
+            state = safe_torch_load(ckpt)
+            if isinstance(state, dict) and isinstance(state.get("config"), dict):
                 # checkpoints describe themselves: a continued run may carry a refit probe layout
-                saved = DSPFusionConfig.from_dict(obj["config"])
+                saved = DSPFusionConfig.from_dict(state["config"])
                 if _same_but_probe(saved, model_cfg):
                     model_cfg = saved
-            self.model = build_model(model_cfg).to(self.d.device)
-            self._load(ckpt, obj)
         elif cfg.init_from:
             from ..checkpoint import load_model
 
@@ -238,13 +237,14 @@ class Trainer:
                 raise ValueError(f"init_from {cfg.init_from}: its configuration differs from the training model's")
             # the shipped weights may carry a probe refit post hoc (probe_hidden/probe_tile): keep its layout
             model_cfg = init.config
-            self.model = build_model(model_cfg).to(self.d.device)
+        self.model = build_model(model_cfg).to(self.d.device)
+        if state is not None:
+            self._load(ckpt, state)
+        elif init is not None:
             self.model.load_state_dict(init.state_dict())
             self.init_step = int(info.get("step") or 0)
             if self.d.main:
                 print(f"initialised from {cfg.init_from} (step {info['step']})")
-        else:
-            self.model = build_model(model_cfg).to(self.d.device)
         if self.d.main:
             self.out.mkdir(parents=True, exist_ok=True)
 
