@@ -6,9 +6,10 @@ Every configuration runs in a fresh child process that reads the two PNG files, 
 (``ru_maxrss``), its RSS after loading the model (the floor) and the wall time. Results go to
 ``benchmarks/results/tiling_memory.csv`` and ``.md``.
 
-The priors experiment (one child, ``--prior-size``, default 2048x1536) fuses one pair three ways:
-untiled; tiled with priors from the full-resolution image; tiled with priors from the copy shrunk
-to a 1024-pixel long side (the default). It reports the differences in grey levels, separating the
+The tiled-vs-untiled experiment (one child, ``--prior-size``, default 2048x1536) fuses one pair
+untiled; tiled with priors from the full-resolution image, once per number of statistics passes
+(``--passes``, default 0,1,2,3); and tiled with priors from the copy shrunk to a 1024-pixel long
+side (the default). It reports the differences in grey levels and the seam excess, separating the
 effect of tiling from the effect of shrinking, and the relative L2 change of each prior tensor.
 
 The pair is an MSRS test scene (../shared/data/test/msrs91) resized with bicubic interpolation when
@@ -16,6 +17,9 @@ present, otherwise a seeded procedural scene. The model is ``--checkpoint`` (def
 preset: shipped weights when installed, else a seeded random initialisation, noted in the output).
 
     .venv/bin/python benchmarks/bench_tiling_memory.py [--tiles 256,512,1024] [--untiled 1024x768,2048x1536,4096x3072]
+
+The memory runs use the default ``--tile-passes`` (2): each pass reruns the tiles, so the tiled wall
+time is about (passes + 1) times one run over the tiles, while the peak memory does not change.
 """
 from __future__ import annotations
 
@@ -104,31 +108,44 @@ def child_fuse(job: dict) -> dict:
 
 
 def child_priors(job: dict) -> dict:
-    """Untiled vs tiled(full-resolution priors) vs tiled(shrunk priors) on one pair."""
+    """Untiled vs tiled with 0..N statistics passes (full-resolution priors) vs tiled with shrunk priors, on one pair."""
     import torch
 
     from dspfusion.inference import Fuser, prepare_pair
-    from dspfusion.tiling import DEFAULT_PRIOR_MAX_SIDE, fuse_tiled, prior_image
+    from dspfusion.tiling import DEFAULT_PRIOR_MAX_SIDE, DEFAULT_STAT_PASSES, fuse_tiled, prior_image, seam_excess
 
     model, info = _load(job["checkpoint"])
     m = model.config.fusion.pad_multiple
     inp = prepare_pair(job["ir"], job["vi"])
     noise = model.initial_noise(1, seed=0)
     u8 = lambda t: (t.clamp(0, 1) * 255).round()  # noqa: E731
+    d = lambda a, b: (round(float((a - b).abs().max()), 1), round(float((a - b).abs().mean()), 3))  # noqa: E731
+    tiled = lambda passes, side: u8(fuse_tiled(model, inp.ir, inp.vi, job["tile"], job["overlap"], noise=noise,  # noqa: E731
+                                               prior_max_side=side, stat_passes=passes))
+    res = {"passes": []}
     with torch.inference_mode():
         untiled = u8(Fuser(model, device="cpu").fuse_tensors(inp.ir, inp.vi, seed=0))
-        full = u8(fuse_tiled(model, inp.ir, inp.vi, job["tile"], job["overlap"], noise=noise, prior_max_side=10**9))
-        shrunk = u8(fuse_tiled(model, inp.ir, inp.vi, job["tile"], job["overlap"], noise=noise))
+        for passes in job["passes"]:
+            t0 = time.perf_counter()
+            full = tiled(passes, 10**9)
+            wall = time.perf_counter() - t0
+            mx, mean = d(full, untiled)
+            res["passes"].append({"passes": passes, "max": mx, "mean": mean, "seam": round(seam_excess(full / 255, untiled / 255), 2),
+                                  "wall_s": round(wall, 1)})
+            if passes == DEFAULT_STAT_PASSES:
+                default_full = full
+        shrunk = tiled(DEFAULT_STAT_PASSES, DEFAULT_PRIOR_MAX_SIDE)
         p_full = model.compute_priors(prior_image(inp.ir, 10**9, m), prior_image(inp.vi, 10**9, m), None, noise)
         p_small = model.compute_priors(prior_image(inp.ir, DEFAULT_PRIOR_MAX_SIDE, m),
                                        prior_image(inp.vi, DEFAULT_PRIOR_MAX_SIDE, m), None, noise)
     rel = {k: round(float((getattr(p_small, k) - getattr(p_full, k)).norm() / getattr(p_full, k).norm().clamp_min(1e-12)), 4)
            for k in ("deg_ir", "deg_vi", "sem")}
-    d = lambda a, b: (round(float((a - b).abs().max()), 1), round(float((a - b).abs().mean()), 3))  # noqa: E731
-    return {"tiling_max": d(full, untiled)[0], "tiling_mean": d(full, untiled)[1],
-            "shrink_max": d(shrunk, full)[0], "shrink_mean": d(shrunk, full)[1],
-            "total_max": d(shrunk, untiled)[0], "total_mean": d(shrunk, untiled)[1],
-            "prior_rel_l2": rel, "trained": bool(info.get("trained", True)), "source": str(info.get("source"))}
+    res.update({"default_passes": DEFAULT_STAT_PASSES,
+                "shrink_max": d(shrunk, default_full)[0], "shrink_mean": d(shrunk, default_full)[1],
+                "total_max": d(shrunk, untiled)[0], "total_mean": d(shrunk, untiled)[1],
+                "total_seam": round(seam_excess(shrunk / 255, untiled / 255), 2),
+                "prior_rel_l2": rel, "trained": bool(info.get("trained", True)), "source": str(info.get("source"))})
+    return res
 
 
 def run_child(job: dict) -> dict:
@@ -155,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--untiled", default="1024x768,2048x1536,4096x3072", help="sizes to fuse without tiling (baseline)")
     parser.add_argument("--prior-size", type=_size, default=(2048, 1536), help="pair size for the priors experiment ('0x0' skips)")
     parser.add_argument("--prior-tile", type=int, default=512)
+    parser.add_argument("--passes", default="0,1,2,3", help="statistics passes compared in the priors experiment")
     parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
     if args.child:
@@ -182,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
             w, h = args.prior_size
             ir, vi, _ = make_pair(Path(tmp) / f"p{w}x{h}", w, h)
             prior = run_child({"kind": "priors", "checkpoint": args.checkpoint, "ir": str(ir), "vi": str(vi),
-                               "tile": args.prior_tile, "overlap": args.overlap})
+                               "tile": args.prior_tile, "overlap": args.overlap,
+                               "passes": [int(p) for p in args.passes.split(",") if p]})
             print(f"priors {w}x{h}: {prior}", file=sys.stderr, flush=True)
 
     import torch
@@ -191,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     model_note = source + ("" if trained else " — RANDOMLY INITIALISED (no trained weights installed)")
     info = (f"{desc}; model {model_note}; 10 SPDM steps, seed 0; peak RSS = ru_maxrss of a fresh process that reads the PNGs, "
             f"fuses and converts to uint8; {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}; "
-            f"1-min load average at the end {load:.1f} (other jobs were running: wall times are indicative only)")
+            f"1-min load average at the end {load:.1f}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
@@ -205,12 +224,19 @@ def main(argv: list[str] | None = None) -> int:
            f"{r['after_load_rss_mb']} | {r['wall_s']} | {r['note']} |" for r in rows]
     if prior and "error" not in prior:
         w, h = args.prior_size
-        md += ["", f"## Priors from a shrunk copy vs full resolution ({w}x{h}, tile {args.prior_tile}, overlap {args.overlap})", "",
-               "Differences of the uint8 outputs in grey levels (max / mean over pixels and channels):", "",
-               "| comparison | max | mean |", "|---|---:|---:|",
-               f"| tiled, full-resolution priors vs untiled (effect of tiling) | {prior['tiling_max']} | {prior['tiling_mean']} |",
-               f"| tiled, priors at long side 1024 vs full-resolution priors (effect of shrinking) | {prior['shrink_max']} | {prior['shrink_mean']} |",
-               f"| default tiled vs untiled (both effects) | {prior['total_max']} | {prior['total_mean']} |",
+        dp = prior["default_passes"]
+        md += ["", f"## Tiled vs untiled output ({w}x{h}, tile {args.prior_tile}, overlap {args.overlap})", "",
+               "Differences of the uint8 outputs in grey levels (max / mean over pixels and channels) and the seam excess "
+               "(the largest extra jump between neighbouring rows or columns, `dspfusion.tiling.seam_excess`). "
+               "Passes = `--tile-passes`, the passes over the tiles that gather the image-wide attention statistics "
+               f"before the output pass (default {dp}; 0 = each tile uses its own). Priors from the full-resolution "
+               "image here, to isolate the effect of tiling:", "",
+               "| statistics passes | max | mean | seam excess | wall s |", "|---:|---:|---:|---:|---:|"]
+        md += [f"| {r['passes']} | {r['max']} | {r['mean']} | {r['seam']} | {r['wall_s']} |" for r in prior["passes"]]
+        md += ["", f"Priors from the copy shrunk to a long side of 1024 (the default), {dp} passes:", "",
+               "| comparison | max | mean | seam excess |", "|---|---:|---:|---:|",
+               f"| shrunk vs full-resolution priors (effect of shrinking) | {prior['shrink_max']} | {prior['shrink_mean']} | |",
+               f"| default tiled vs untiled (both effects) | {prior['total_max']} | {prior['total_mean']} | {prior['total_seam']} |",
                "", "Relative L2 change of the priors (shrunk vs full): "
                + ", ".join(f"{k} {v}" for k, v in prior["prior_rel_l2"].items()) + "."]
     elif prior:

@@ -176,10 +176,12 @@ class Fuser:
         tile: int | None = None,
         tile_overlap: int = 32,
         progress: bool = False,
+        tile_passes: int = 2,
     ) -> torch.Tensor:
         """Unpadded ``[1,3,H,W]`` tensors in [0,1] → fused float ``[1,3,H,W]`` (not clamped).
 
-        ``tile``: run the fusion network on overlapping tiles of this size (see :mod:`dspfusion.tiling`)."""
+        ``tile``: run the fusion network on overlapping tiles of this size, after ``tile_passes`` passes
+        that gather the image-wide attention statistics (see :mod:`dspfusion.tiling`)."""
         h, w = vi.shape[-2:]
         m = self.model.config.fusion.pad_multiple
         seed = self.seed if seed is None else seed
@@ -187,7 +189,8 @@ class Fuser:
             from .tiling import fuse_tiled
 
             noise = self.model.initial_noise(ir.shape[0], seed=seed)
-            return fuse_tiled(self.model, ir, vi, tile, tile_overlap, steps=steps or self.steps, noise=noise, progress=progress)
+            return fuse_tiled(self.model, ir, vi, tile, tile_overlap, steps=steps or self.steps, noise=noise, progress=progress,
+                              stat_passes=tile_passes)
         ir_p = pad_to_multiple(ir.to(self.device), m)
         vi_p = pad_to_multiple(vi.to(self.device), m)
         noise = self.model.initial_noise(ir_p.shape[0], seed=seed)
@@ -206,8 +209,10 @@ class Fuser:
         tile: int | None = None,
         tile_overlap: int = 32,
         progress: bool = False,
+        tile_passes: int = 2,
     ) -> np.ndarray:
         """Fuse one registered pair → uint8 image with VI's size (RGB if VI is colour, else grey)."""
         inp = prepare_pair(ir, vi, resize_ir_to_vi=resize_ir_to_vi, ir_normalize=ir_normalize)
-        out = self.fuse_tensors(inp.ir, inp.vi, seed=seed, steps=steps, tile=tile, tile_overlap=tile_overlap, progress=progress)
+        out = self.fuse_tensors(inp.ir, inp.vi, seed=seed, steps=steps, tile=tile, tile_overlap=tile_overlap, progress=progress,
+                                 tile_passes=tile_passes)
         return to_uint8(out, stretch=stretch, colour=inp.vi_is_colour)

@@ -19,11 +19,18 @@ overlapping tiles and blends the tiles back with linear feathering:
   ``pad_multiple`` exactly as the untiled path does; tile size and overlap are
   multiples of it, so every tile starts on the same pixel-(un)shuffle lattice as
   the whole image. The last tile in each direction is aligned to the far edge.
+* **Image-wide statistics.** The Restormer's channel attention L2-normalises q and k over the
+  whole image, DPMM averages over it, and the ×2 upsampling grid depends on its size
+  (:mod:`dspfusion.models.tile_statistics`). Per-tile statistics make the trained "lite" tiles
+  disagree by tens of grey levels (docs/BENCHMARKS.md, tiling section, 0 passes). So ``stat_passes`` passes over the tiles first gather
+  those sums over the whole image (each pixel counted once, in the tile that owns it; the first
+  pass runs on per-tile statistics, each later pass on the previous pass's sums), and the output
+  pass uses the last sums. Every pass costs one run over the tiles; the default 2 passes
+  triples the time. ``benchmarks/bench_tiling_memory.py`` measures the remaining difference.
 * **Feathering.** Each tile's weight ramps linearly from ~0 to 1 across the
   pixels it shares with its neighbour (1 on image borders), and the output is
-  ``Σ w·tile / Σ w``. Tiles still differ inside because the Restormer's channel
-  attention and DPMM use per-tile global statistics; feathering turns the
-  difference into a smooth transition instead of a step.
+  ``Σ w·tile / Σ w``. The convolutions still see zero padding at tile borders; the overlap
+  and the feathering hide that.
 
 When the padded image fits in one tile and its long side is at most
 ``prior_max_side``, the result is bit-for-bit the untiled one.
@@ -36,9 +43,11 @@ import torch
 import torch.nn.functional as F
 
 from .errors import UserError
+from .models.tile_statistics import TileStatistics, TileWindow, collecting
 
 DEFAULT_OVERLAP = 32
 DEFAULT_PRIOR_MAX_SIDE = 1024
+DEFAULT_STAT_PASSES = 2
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,20 @@ class TilePlan:
             w = torch.minimum(w, (n - pos) / trail)
         return w
 
+    def owned(self, index: int, multiple: int) -> tuple[int, int]:
+        """``(start, end)`` in tile coordinates of the pixels tile ``index`` contributes to image-wide
+        statistics: the tiles partition the axis at the middle of each overlap, rounded down to ``multiple``."""
+        n = min(self.tile, self.size)
+        s = self.starts[index]
+
+        def cut(k: int) -> int:  # boundary between tile k and tile k + 1, in image coordinates
+            a, b = self.starts[k + 1], self.starts[k] + n
+            return max(a, (a + b) // 2 // multiple * multiple)
+
+        lo = cut(index - 1) if index > 0 else 0
+        hi = cut(index) if index + 1 < len(self.starts) else self.size
+        return lo - s, hi - s
+
 
 def plan_axis(size: int, tile: int, overlap: int) -> TilePlan:
     """Tile starts covering ``[0, size)``: stride ``tile - overlap``, the last tile flush with the end."""
@@ -80,14 +103,16 @@ def plan_axis(size: int, tile: int, overlap: int) -> TilePlan:
     return TilePlan(size, tile, tuple(dict.fromkeys(starts)))
 
 
-def check_tiling(tile: int, overlap: int, multiple: int) -> tuple[int, int]:
-    """Validate ``--tile``/``--tile-overlap`` and snap them to ``multiple`` → (tile, overlap).
+def check_tiling(tile: int, overlap: int, multiple: int, passes: int = 0) -> tuple[int, int]:
+    """Validate ``--tile``/``--tile-overlap``/``--tile-passes`` and snap tile and overlap to ``multiple`` → (tile, overlap).
 
     The tile is rounded *down* (it is a memory budget), the overlap *up* (it is a
     minimum), both to multiples of the model's ``pad_multiple``.
     """
     if tile < multiple:
         raise UserError(f"--tile {tile} is too small; this model needs tiles of at least {multiple} pixels (use e.g. --tile 512)")
+    if passes < 0:
+        raise UserError(f"--tile-passes {passes} is negative; use 0 or more (default {DEFAULT_STAT_PASSES})")
     if overlap < 0:
         raise UserError(f"--tile-overlap {overlap} is negative; use 0 or more (default {DEFAULT_OVERLAP})")
     t = tile // multiple * multiple
@@ -127,12 +152,15 @@ def fuse_tiled(
     prior_max_side: int = DEFAULT_PRIOR_MAX_SIDE,
     feather: bool = True,
     progress: bool = False,
+    stat_passes: int = DEFAULT_STAT_PASSES,
 ) -> torch.Tensor:
     """Unpadded ``[1,3,H,W]`` IR/VI in [0,1] → fused ``[1,3,H,W]`` (float, CPU), one tile at a time.
 
     ``model`` is a :class:`~dspfusion.models.DSPFusion` in eval mode; ``noise`` is SPDM's x_T
     (``model.initial_noise(1, seed)``). Only one tile's activations are alive at a time; the
-    full-size tensors are the inputs, the running weighted sum and the weight map.
+    full-size tensors are the inputs, the running weighted sum and the weight map. ``stat_passes``:
+    passes over the tiles that gather the image-wide statistics before the output pass (0: each
+    tile uses its own).
     """
     from tqdm import tqdm
 
@@ -141,7 +169,7 @@ def fuse_tiled(
     if ir.shape[0] != 1 or vi.shape != ir.shape:
         raise ValueError(f"fuse_tiled takes one pair of equal shape [1,3,H,W], got {tuple(ir.shape)} and {tuple(vi.shape)}")
     m = model.config.fusion.pad_multiple
-    tile, overlap = check_tiling(tile, overlap, m)
+    tile, overlap = check_tiling(tile, overlap, m, stat_passes)
     if prior_max_side < m:
         raise UserError(f"prior_max_side {prior_max_side} must be at least {m}")
     dev = model.device
@@ -153,20 +181,56 @@ def fuse_tiled(
     ir_p, vi_p = pad_to_multiple(ir, m), pad_to_multiple(vi, m)
     hp, wp = vi_p.shape[-2:]
     rows, cols = plan_axis(hp, tile, overlap), plan_axis(wp, tile, overlap)
+    th, tw = min(tile, hp), min(tile, wp)
+    jobs = [(i, j) for i in range(len(rows.starts)) for j in range(len(cols.starts))]
+    if len(jobs) == 1:  # no tiling needed: keep the exact untiled numbers
+        return model.fuse_with_priors(ir_p.to(dev), vi_p.to(dev), priors).float().cpu()[..., :h, :w]
+
+    def window(i: int, j: int) -> TileWindow:
+        (y0, y1), (x0, x1) = rows.owned(i, m), cols.owned(j, m)
+        return TileWindow(rows.starts[i], cols.starts[j], th, tw, hp, wp, (y0, y1, x0, x1))
+
+    def run(stats: TileStatistics, i: int, j: int) -> torch.Tensor:
+        y, x = rows.starts[i], cols.starts[j]
+        stats.begin(window(i, j))
+        with collecting(stats):
+            return model.fuse_with_priors(
+                ir_p[..., y : y + th, x : x + tw].to(dev), vi_p[..., y : y + th, x : x + tw].to(dev), priors
+            ).float().cpu()
+
+    bar = tqdm(total=len(jobs) * (stat_passes + 1), desc="tiles", unit="tile", disable=not progress, leave=False)
+    previous = None
+    for _ in range(stat_passes):  # gather the image-wide statistics, each pass using the last one's
+        stats = TileStatistics(previous)
+        for i, j in jobs:
+            run(stats, i, j)
+            bar.update()
+        previous = stats.totals
     acc = torch.zeros(1, 3, hp, wp)
     wsum = torch.zeros(hp, wp)
-    jobs = [(i, j) for i in range(len(rows.starts)) for j in range(len(cols.starts))]
-    for i, j in tqdm(jobs, desc="tiles", unit="tile", disable=not progress or len(jobs) < 2, leave=False):
+    stats = TileStatistics(previous)
+    for i, j in jobs:
         y, x = rows.starts[i], cols.starts[j]
-        th, tw = min(tile, hp), min(tile, wp)
-        out = model.fuse_with_priors(
-            ir_p[..., y : y + th, x : x + tw].to(dev), vi_p[..., y : y + th, x : x + tw].to(dev), priors
-        ).float().cpu()
+        out = run(stats, i, j)
         wt = rows.weights(i, feather)[:, None] * cols.weights(j, feather)[None, :]
         acc[..., y : y + th, x : x + tw] += out * wt
         wsum[y : y + th, x : x + tw] += wt
         del out
-    if len(jobs) == 1:  # no blending: keep the exact untiled numbers
-        return acc[..., :h, :w]
+        bar.update()
+    bar.close()
     acc /= wsum
     return acc[..., :h, :w]
+
+
+def seam_excess(out: torch.Tensor, ref: torch.Tensor) -> float:
+    """Largest extra jump between neighbouring columns or rows of ``out`` ``[B,C,H,W]`` in [0,1] compared
+    with ``ref``, in grey levels (0-255).
+
+    A seam is a line where the tiled image jumps more than the untiled one does; the mean absolute
+    neighbour difference along every column/row boundary exposes it."""
+    worst = 0.0
+    for dim, keep in ((-1, (0, 1, 2)), (-2, (0, 1, 3))):
+        g = out.diff(dim=dim).abs().mean(dim=keep)
+        g_ref = ref.diff(dim=dim).abs().mean(dim=keep)
+        worst = max(worst, float((g - g_ref).max()) * 255)
+    return worst

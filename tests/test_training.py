@@ -69,6 +69,16 @@ def test_contrastive_loss_lower_when_types_cluster():
     assert clustered < random
 
 
+def test_negatives_option_reaches_the_dataset(data, tmp_path):
+    from dspfusion.errors import UserError
+
+    trainer = Trainer(tiny_cfg(data, tmp_path / "run", negatives="shuffled"), resume=False, progress=False)
+    trainer.stage = 1
+    assert trainer._datasets()[0].negatives == "shuffled"
+    with pytest.raises(UserError, match="negatives: expected 'official' or 'shuffled'"):
+        TrainConfig.load(None, ["negatives=random"])
+
+
 def test_two_stages_train_and_export(data, tmp_path):
     cfg = tiny_cfg(data, tmp_path / "run", val_roots=[str(data)], val_items=2, val_every=2)
     path = Trainer(cfg, resume=False, progress=False).run()

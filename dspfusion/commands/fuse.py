@@ -32,6 +32,9 @@ def register(sub) -> argparse.ArgumentParser:
     t.add_argument("--tile", type=int, default=None, metavar="SIZE",
                    help="fuse in overlapping SIZE x SIZE tiles (bounded memory; priors computed once per image)")
     t.add_argument("--tile-overlap", type=int, default=32, metavar="N", help="overlap between tiles in pixels (default 32)")
+    t.add_argument("--tile-passes", type=int, default=2, metavar="N",
+                   help="passes over the tiles that gather image-wide attention statistics before the output pass "
+                   "(default 2; 0 = per-tile statistics, fastest but tiles differ; see docs/BENCHMARKS.md)")
     v = p.add_argument_group("video / frame sequences")
     v.add_argument("--frames", action="store_true",
                    help="treat --ir/--vi folders as frame sequences paired by index (natural sort), not by file stem")
@@ -57,11 +60,11 @@ def run(args: argparse.Namespace) -> int:
         if not p.exists():
             raise UserError(f"{p}: not found; check the path")
     kw = dict(steps=args.steps, stretch=args.stretch, resize_ir_to_vi=args.resize_ir_to_vi, ir_normalize=args.ir_normalize,
-              tile=args.tile, tile_overlap=args.tile_overlap)
+              tile=args.tile, tile_overlap=args.tile_overlap, tile_passes=args.tile_passes)
     if args.tile is not None:
         from ..tiling import check_tiling
 
-        check_tiling(args.tile, args.tile_overlap, 8)  # early check; every model's pad multiple is a multiple of 8
+        check_tiling(args.tile, args.tile_overlap, 8, args.tile_passes)  # early check; every model's pad multiple is a multiple of 8
     from ..video import is_video_path
 
     if args.frames or is_video_path(args.ir) or is_video_path(args.vi):

@@ -21,6 +21,7 @@ from torch import nn
 
 from .common import LayerNorm
 from .restormer import TransformerBlock, transposed_attention
+from .tile_statistics import current
 
 
 class SPIM(nn.Module):
@@ -58,7 +59,8 @@ class DPMM(nn.Module):
         self.conv = nn.Conv2d(dim, dim, 3, padding=1, bias=False)
 
     def forward(self, x: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
-        w = self.token_weights(x.mean(dim=(2, 3))).softmax(dim=-1)  # [B, N]
+        stats = current()  # tiled inference: the whole image's mean
+        w = self.token_weights(x.mean(dim=(2, 3)) if stats is None else stats.mean(x)).softmax(dim=-1)  # [B, N]
         p = (w.unsqueeze(-1) * prior).sum(dim=1)  # [B, C_d]
         alpha, beta = self.film(self.norm_prior(p)).chunk(2, dim=-1)
         return self.conv(alpha[..., None, None] * x + beta[..., None, None])

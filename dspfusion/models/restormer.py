@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .common import LayerNorm
+from .tile_statistics import current
 
 
 def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -28,7 +29,11 @@ def transposed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, head
     """Channel ("transposed") attention. q, k, v: ``[B, C, H, W]`` → ``[B, C, H, W]``.
 
     Per head, q and k are L2-normalised over H·W, A = softmax(τ · q kᵀ) is (C/h)×(C/h).
+    Inside tiled inference the norms and q kᵀ are the whole image's (:mod:`.tile_statistics`).
     """
+    stats = current()
+    if stats is not None:
+        return stats.attention(q, k, v, heads, temperature)
     b, c, h, w = q.shape
     q = F.normalize(_heads(q, heads), dim=-1)
     k = F.normalize(_heads(k, heads), dim=-1)
@@ -103,5 +108,7 @@ class Upsample(nn.Module):
         self.conv2 = nn.Conv2d(dim // 2, dim // 2, 3, padding=1, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(self.conv1(x), scale_factor=2, mode="bilinear", align_corners=True)
+        x = self.conv1(x)
+        stats = current()  # tiled inference: sample on the whole image's grid
+        x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True) if stats is None else stats.upsample2x(x)
         return self.conv2(x)

@@ -36,6 +36,7 @@ class TrainConfig:
     grad_clip: float = 0.01  # official max-norm (DSPFUSION.md §4.3)
     contrastive_weight: float = 1.0
     contrastive_tau: float = 0.1
+    negatives: str = "official"  # contrastive negatives: "official" candidate order, or "shuffled" VI types (ours)
     prior_weight: float = 10.0  # Stage II L1 to the clean semantic prior
     # bookkeeping
     log_every: int = 10
@@ -73,6 +74,8 @@ class TrainConfig:
             raise UserError(f"unknown training option(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         if "betas" in data:
             data["betas"] = tuple(data["betas"])
+        if data.get("negatives", "official") not in ("official", "shuffled"):
+            raise UserError(f"negatives: expected 'official' or 'shuffled', got {data['negatives']!r}")
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
