@@ -169,3 +169,17 @@ def test_cli_tile_options(tmp_path, capsys):
     rc = main([str(a) for a in base + ["--out", tmp_path / "u.png", "--tile", "2"]])
     assert rc == 2 and "--tile 2 is too small" in capsys.readouterr().err
     assert not (tmp_path / "u.png").exists()
+
+
+def test_tile_passes_defaults_agree():
+    import inspect
+
+    import argparse
+
+    from dspfusion.commands.fuse import register
+    from dspfusion.tiling import DEFAULT_STAT_PASSES
+
+    for fn in (Fuser.fuse, Fuser.fuse_tensors):
+        assert inspect.signature(fn).parameters["tile_passes"].default == DEFAULT_STAT_PASSES
+    parser = register(argparse.ArgumentParser().add_subparsers())
+    assert parser.parse_args(["--ir", "a", "--vi", "b", "--out", "c"]).tile_passes == DEFAULT_STAT_PASSES
