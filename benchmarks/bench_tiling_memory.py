@@ -134,6 +134,8 @@ def child_priors(job: dict) -> dict:
                                   "wall_s": round(wall, 1)})
             if passes == DEFAULT_STAT_PASSES:
                 default_full = full
+        if DEFAULT_STAT_PASSES not in job["passes"]:
+            default_full = tiled(DEFAULT_STAT_PASSES, 10**9)
         shrunk = tiled(DEFAULT_STAT_PASSES, DEFAULT_PRIOR_MAX_SIDE)
         p_full = model.compute_priors(prior_image(inp.ir, 10**9, m), prior_image(inp.vi, 10**9, m), None, noise)
         p_small = model.compute_priors(prior_image(inp.ir, DEFAULT_PRIOR_MAX_SIDE, m),

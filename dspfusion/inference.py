@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from .errors import UserError
 from .io import read_image, to_float
 from .models import DSPFusion
+from .tiling import DEFAULT_STAT_PASSES
 
 ImageLike = Union[str, Path, np.ndarray, torch.Tensor]
 
@@ -176,7 +177,7 @@ class Fuser:
         tile: int | None = None,
         tile_overlap: int = 32,
         progress: bool = False,
-        tile_passes: int = 2,
+        tile_passes: int = DEFAULT_STAT_PASSES,
     ) -> torch.Tensor:
         """Unpadded ``[1,3,H,W]`` tensors in [0,1] → fused float ``[1,3,H,W]`` (not clamped).
 
@@ -209,7 +210,7 @@ class Fuser:
         tile: int | None = None,
         tile_overlap: int = 32,
         progress: bool = False,
-        tile_passes: int = 2,
+        tile_passes: int = DEFAULT_STAT_PASSES,
     ) -> np.ndarray:
         """Fuse one registered pair → uint8 image with VI's size (RGB if VI is colour, else grey)."""
         inp = prepare_pair(ir, vi, resize_ir_to_vi=resize_ir_to_vi, ir_normalize=ir_normalize)

@@ -22,8 +22,8 @@ overlapping tiles and blends the tiles back with linear feathering:
 * **Image-wide statistics.** The Restormer's channel attention L2-normalises q and k over the
   whole image, DPMM averages over it, and the ×2 upsampling grid depends on its size
   (:mod:`dspfusion.models.tile_statistics`). Per-tile statistics make the trained "lite" tiles
-  disagree by tens of grey levels (docs/BENCHMARKS.md, tiling section, 0 passes). So ``stat_passes`` passes over the tiles first gather
-  those sums over the whole image (each pixel counted once, in the tile that owns it; the first
+  disagree by tens of grey levels (docs/BENCHMARKS.md, tiling section, 0 passes). So
+  ``stat_passes`` passes over the tiles first gather those sums over the whole image (each pixel counted once, in the tile that owns it; the first
   pass runs on per-tile statistics, each later pass on the previous pass's sums), and the output
   pass uses the last sums. Every pass costs one run over the tiles; the default 2 passes
   triples the time. ``benchmarks/bench_tiling_memory.py`` measures the remaining difference.
@@ -208,7 +208,7 @@ def fuse_tiled(
         previous = stats.totals
     acc = torch.zeros(1, 3, hp, wp)
     wsum = torch.zeros(hp, wp)
-    stats = TileStatistics(previous)
+    stats = TileStatistics(previous, gather=False)  # the output pass only uses the sums
     for i, j in jobs:
         y, x = rows.starts[i], cols.starts[j]
         out = run(stats, i, j)

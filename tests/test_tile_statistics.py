@@ -43,12 +43,15 @@ def test_gathered_attention_equals_the_whole_image():
     local = []
     for win in wins:  # pass 1: per-tile statistics, gathering the sums
         gather.begin(win)
-        local.append(gather.attention(*(t[..., win.y : win.y + win.h, win.x : win.x + win.w] for t in (q, k, v)), 2, temperature))
+        with collecting(gather):
+            local.append(transposed_attention(*(t[..., win.y : win.y + win.h, win.x : win.x + win.w] for t in (q, k, v)),
+                                              2, temperature))
     use = TileStatistics(gather.totals)
     for win, loc in zip(wins, local):  # pass 2: the whole image's attention in every tile
         use.begin(win)
         crop = (slice(None), slice(None), slice(win.y, win.y + win.h), slice(win.x, win.x + win.w))
-        out = use.attention(q[crop], k[crop], v[crop], 2, temperature)
+        with collecting(use):
+            out = transposed_attention(q[crop], k[crop], v[crop], 2, temperature)
         assert torch.allclose(out, full[crop], atol=1e-5)
         assert not torch.allclose(loc, full[crop], atol=1e-2)  # per-tile statistics really differ
     # every pixel counted once: the gathered squared norms are the whole image's

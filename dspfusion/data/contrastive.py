@@ -17,6 +17,7 @@ import numpy as np
 
 N_POSITIVES = 3
 N_NEGATIVES = 6
+ORDERS = ("official", "shuffled")  # how the negatives' VI candidates are ordered
 NEGATIVE_ORDER: tuple[tuple[str, str], ...] = (
     ("ir", "LC"), ("ir", "clean"), ("ir", "RN"), ("ir", "SN"),
     ("vi", "clean"), ("vi", "RN"), ("vi", "Rain"), ("vi", "Blur"), ("vi", "OE"), ("vi", "LL"), ("vi", "haze"),
@@ -33,7 +34,7 @@ def negative_types(
     k: int = N_NEGATIVES,
 ) -> list[tuple[str, str]]:
     """The (modality, type) of the ``k`` shared negatives of an anchor pair with types ``ir_type``/``vi_type``."""
-    if order not in ("official", "shuffled"):
+    if order not in ORDERS:
         raise ValueError(f"order must be 'official' or 'shuffled', got {order!r}")
     avail = {"ir": ir_available, "vi": vi_available}
     own = {("ir", ir_type), ("vi", vi_type)}

@@ -32,7 +32,7 @@ from torch.utils.data import Dataset
 from ..degradations import IR_LABELS, IR_TYPES, VI_LABELS, VI_TYPES, degrade, vi_haze
 from ..degradations.ranges import VI_RANGES
 from .augment import Box, center_box, crop, dihedral, random_box, to_tensor, to_tensor_stack
-from .contrastive import N_POSITIVES, negative_types, positive_choices
+from .contrastive import N_POSITIVES, ORDERS, negative_types, positive_choices
 from .folders import OfficialScene, Pair, official_roots, scan_official, scan_pairs
 from .images import ImageCache
 
@@ -54,7 +54,7 @@ class _PairDataset(Dataset):
             raise ValueError("crop=None (whole images) needs contrastive=False: positives come in other sizes")
         if seed < 0:
             raise ValueError(f"seed must be >= 0, got {seed}")
-        if negatives not in ("official", "shuffled"):
+        if negatives not in ORDERS:
             raise ValueError(f"negatives must be 'official' or 'shuffled', got {negatives!r}")
         self.crop, self.contrastive, self.seed = crop, contrastive, int(seed)
         self.deterministic, self.use_dihedral, self.negatives = deterministic, dihedral, negatives

@@ -31,14 +31,13 @@ def transposed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, head
     Per head, q and k are L2-normalised over H·W, A = softmax(τ · q kᵀ) is (C/h)×(C/h).
     Inside tiled inference the norms and q kᵀ are the whole image's (:mod:`.tile_statistics`).
     """
-    stats = current()
-    if stats is not None:
-        return stats.attention(q, k, v, heads, temperature)
     b, c, h, w = q.shape
-    q = F.normalize(_heads(q, heads), dim=-1)
-    k = F.normalize(_heads(k, heads), dim=-1)
-    attn = (q @ k.transpose(-2, -1)) * temperature
-    out = attn.softmax(dim=-1) @ _heads(v, heads)
+    stats = current()
+    if stats is None:
+        cos = F.normalize(_heads(q, heads), dim=-1) @ F.normalize(_heads(k, heads), dim=-1).transpose(-2, -1)
+    else:
+        cos = stats.cosine(q, k, heads)
+    out = (cos * temperature).softmax(dim=-1) @ _heads(v, heads)
     return out.reshape(b, c, h, w)
 
 

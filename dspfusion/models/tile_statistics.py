@@ -14,8 +14,9 @@ so running the network on tiles changes them:
 All sums are additive over pixels, so they can be gathered tile by tile. :class:`TileStatistics`
 is activated with :func:`collecting` around one tile's forward pass; the functions in
 :mod:`.restormer` and :mod:`.prior_modulation` then ask it (via :func:`current`) for those
-quantities. For every global operation (identified by its call order, which is fixed for a
-network) it
+quantities (:func:`~.restormer.transposed_attention` takes q̂k̂ᵀ from :meth:`TileStatistics.cosine`
+and does the rest itself). For every global operation (identified by its call order, which is fixed
+for a network) it
 
 * **adds** the tile's sums over the pixels the tile *owns* (a partition of the image into
   rectangles, one per tile, given by :class:`TileWindow`), so each pixel counts once; and
@@ -32,7 +33,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -63,8 +64,9 @@ class TileWindow:
 class TileStatistics:
     """Gathers image-wide sums over tiles and serves the previous pass's sums to the network."""
 
-    def __init__(self, previous: list[tuple[torch.Tensor, ...]] | None = None) -> None:
+    def __init__(self, previous: list[tuple[torch.Tensor, ...]] | None = None, gather: bool = True) -> None:
         self.previous = previous
+        self.gather = gather  # False: only serve ``previous`` (the output pass), skip the sums
         self.totals: list[list[torch.Tensor]] = []
         self.window: TileWindow | None = None
         self._calls = 0
@@ -90,15 +92,17 @@ class TileStatistics:
         y0, y1, x0, x1 = (v // f for v in self.window.own)
         return x[..., y0:y1, x0:x1]
 
-    def _record(self, sums: list[torch.Tensor]) -> tuple[torch.Tensor, ...] | None:
-        """Add this call's sums to the running totals; return the previous pass's totals for it (or None)."""
+    def _record(self, sums: Callable[[], list[torch.Tensor]]) -> tuple[torch.Tensor, ...] | None:
+        """Add this call's sums (computed only when ``gather``) to the running totals; return the previous pass's
+        totals for this call (or None)."""
         i = self._calls
         self._calls += 1
-        if i == len(self.totals):
-            self.totals.append([s.clone() for s in sums])
-        else:
-            for acc, s in zip(self.totals[i], sums):
-                acc += s
+        if self.gather:
+            if i == len(self.totals):
+                self.totals.append([t.clone() for t in sums()])
+            else:
+                for acc, t in zip(self.totals[i], sums()):
+                    acc += t
         if self.previous is None:
             return None
         if i >= len(self.previous):
@@ -106,26 +110,23 @@ class TileStatistics:
         return self.previous[i]
 
     # -- the three global operations -------------------------------------------------------------
-    def attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, temperature: torch.Tensor) -> torch.Tensor:
-        """Transposed attention with image-wide q̂k̂ᵀ. q, k, v ``[B,C,h,w]`` → ``[B,C,h,w]``."""
-        b, c, h, w = q.shape
-        split = lambda t: t.reshape(t.shape[0], heads, c // heads, -1)  # noqa: E731
+    def cosine(self, q: torch.Tensor, k: torch.Tensor, heads: int) -> torch.Tensor:
+        """The image-wide q̂k̂ᵀ of transposed attention. q, k ``[B,C,h,w]`` → ``[B,heads,C/h,C/h]``."""
+        split = lambda t: t.reshape(t.shape[0], heads, t.shape[1] // heads, -1)  # noqa: E731
         qo, ko = split(self._owned(q)), split(self._owned(k))
-        prev = self._record([qo @ ko.transpose(-2, -1), qo.square().sum(-1), ko.square().sum(-1)])
-        qh, kh = split(q), split(k)
+        prev = self._record(lambda: [qo @ ko.transpose(-2, -1), qo.square().sum(-1), ko.square().sum(-1)])
         if prev is None:
+            qh, kh = split(q), split(k)
             gram, nq, nk = qh @ kh.transpose(-2, -1), qh.square().sum(-1), kh.square().sum(-1)
         else:
             gram, nq, nk = prev
-        cos = gram / (nq.sqrt().clamp_min(_EPS)[..., :, None] * nk.sqrt().clamp_min(_EPS)[..., None, :])
-        out = (cos * temperature).softmax(dim=-1) @ split(v)
-        return out.reshape(b, c, h, w)
+        return gram / (nq.sqrt().clamp_min(_EPS)[..., :, None] * nk.sqrt().clamp_min(_EPS)[..., None, :])
 
     def mean(self, x: torch.Tensor) -> torch.Tensor:
         """Image-wide ``mean_{H,W}`` of a ``[B,C,h,w]`` feature map → ``[B,C]``."""
         xo = self._owned(x)
-        count = torch.full((), float(xo.shape[-2] * xo.shape[-1]), dtype=x.dtype, device=x.device)
-        prev = self._record([xo.sum(dim=(2, 3)), count])
+        prev = self._record(lambda: [xo.sum(dim=(2, 3)), torch.full((), float(xo.shape[-2] * xo.shape[-1]),
+                                                                     dtype=x.dtype, device=x.device)])
         if prev is None:
             return x.mean(dim=(2, 3))
         total, n = prev

@@ -74,7 +74,9 @@ class TrainConfig:
             raise UserError(f"unknown training option(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         if "betas" in data:
             data["betas"] = tuple(data["betas"])
-        if data.get("negatives", "official") not in ("official", "shuffled"):
+        from ..data.contrastive import ORDERS
+
+        if data.get("negatives", "official") not in ORDERS:
             raise UserError(f"negatives: expected 'official' or 'shuffled', got {data['negatives']!r}")
         return cls(**data)
 
