@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from dspfusion.checkpoint import load_model
+from dspfusion.errors import UserError
 from dspfusion.example import make_example_pair
 from dspfusion.io import write_image
 from dspfusion.training.config import TrainConfig
@@ -77,6 +78,75 @@ def test_negatives_option_reaches_the_dataset(data, tmp_path):
     assert trainer._datasets()[0].negatives == "shuffled"
     with pytest.raises(UserError, match="negatives: expected 'official' or 'shuffled'"):
         TrainConfig.load(None, ["negatives=random"])
+
+
+def _with_probe() -> dict:
+    from dspfusion.config import get_preset
+
+    return get_preset("tiny-official").replace(with_probe=True).to_dict()
+
+
+def test_probe_loss_reaches_dpen_only_when_asked(data, tmp_path):
+    """probe_dpen_weight > 0: the probe's cross-entropy also trains DPEN (through a detached copy of the probe, so
+    the probe's own gradient is unchanged); 0: DPEN gets no gradient from it. dpen_lr_scale: DPEN's own rate."""
+    from torch.utils.data import default_collate
+
+    from dspfusion.training.losses import FusionLossWeights
+    from dspfusion.training.trainer import Stage1
+
+    grads = {}
+    for w in (0.0, 2.0):
+        torch.manual_seed(0)
+        t = Trainer(tiny_cfg(data, tmp_path / f"w{w}", model=_with_probe(), probe_dpen_weight=w), resume=False,
+                    progress=False)
+        assert t.model.probe is not None
+        ds = t._datasets()[0]
+        batch = default_collate([ds[i] for i in range(2)])
+        s1 = Stage1(t.model, t.cfg, FusionLossWeights())
+        _, logs = s1(batch)
+        assert ("probe_dpen" in logs) == (w > 0)
+        # the gradient of the probe terms alone: the same forward with the fusion and contrastive weights removed
+        t.model.zero_grad(set_to_none=True)
+        lq = torch.cat([batch["lq_ir"], batch["lq_vi"]])
+        types = t.model.degradation(lq)[1]
+        labels = {"ir": batch["label_ir"], "vi": batch["label_vi"]}
+        B = batch["lq_ir"].shape[0]
+        loss = sum(torch.nn.functional.cross_entropy(t.model.probe(x.detach(), m), labels[m])
+                   for m, x in (("ir", types[:B]), ("vi", types[B:])))
+        if w:
+            loss = loss + w * sum(torch.nn.functional.cross_entropy(s1.probe_frozen(x, m), labels[m])
+                                  for m, x in (("ir", types[:B]), ("vi", types[B:])))
+        loss.backward()
+        dpen = [p.grad for p in t.model.degradation.parameters()]
+        grads[w] = (dpen, [p.grad.clone() for p in t.model.probe.parameters()])
+        assert all(g is None for g in dpen) if w == 0 else any(g is not None and g.abs().sum() > 0 for g in dpen)
+    for a, b in zip(grads[0.0][1], grads[2.0][1]):  # the detached copy adds nothing to the probe's gradient
+        assert torch.allclose(a, b)
+    # the option runs end to end and gives DPEN its own learning rate
+    cfg = tiny_cfg(data, tmp_path / "run", model=_with_probe(), probe_dpen_weight=1.0, dpen_lr_scale=5.0,
+                   stage1_iters=2, stage2_iters=1)
+    t = Trainer(cfg, resume=False, progress=False)
+    t.run()
+    log = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert "probe_dpen" in log[0]
+    for bad in ("probe_dpen_weight=-1", "dpen_lr_scale=0"):
+        with pytest.raises(UserError, match=bad.split("=")[0]):
+            TrainConfig.load(None, [bad])
+
+
+def test_dpen_lr_scale_sets_a_second_group(data, tmp_path, monkeypatch):
+    seen = {}
+    orig = torch.optim.AdamW.step
+
+    def spy(self, *a, **k):
+        seen.setdefault("lrs", [g["lr"] for g in self.param_groups])
+        return orig(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", spy)
+    cfg = tiny_cfg(data, tmp_path / "run", dpen_lr_scale=4.0, stage1_iters=1, stage2_iters=0, warmup=0)
+    t = Trainer(cfg, resume=False, progress=False)
+    t._run_stage(1, 1)
+    assert len(seen["lrs"]) == 2 and seen["lrs"][1] == pytest.approx(4.0 * seen["lrs"][0])
 
 
 def test_two_stages_train_and_export(data, tmp_path):

@@ -37,6 +37,11 @@ class TrainConfig:
     contrastive_weight: float = 1.0
     contrastive_tau: float = 0.1
     negatives: str = "official"  # contrastive negatives: "official" candidate order, or "shuffled" VI types (ours)
+    # ours, not in the paper: the degradation probe's cross-entropy (weighted) also trains DPEN, so its type vectors
+    # separate the degradation classes (the contrastive loss alone left VI types mixed: docs/TRAINING.md); 0 keeps
+    # the probe on detached type vectors, as before
+    probe_dpen_weight: float = 0.0
+    dpen_lr_scale: float = 1.0  # Stage I learning rate of DPEN relative to ``lr`` (ours; 1 = the official single rate)
     prior_weight: float = 10.0  # Stage II L1 to the clean semantic prior
     # bookkeeping
     log_every: int = 10
@@ -78,6 +83,11 @@ class TrainConfig:
 
         if data.get("negatives", "official") not in ORDERS:
             raise UserError(f"negatives: expected 'official' or 'shuffled', got {data['negatives']!r}")
+        for key in ("probe_dpen_weight", "dpen_lr_scale"):
+            if key in data and (not isinstance(data[key], (int, float)) or data[key] < 0 or
+                                (key == "dpen_lr_scale" and data[key] == 0)):
+                raise UserError(f"{key}: expected a {'positive' if key == 'dpen_lr_scale' else 'non-negative'} "
+                                f"number, got {data[key]!r}")
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 Stage I trains SPEN (on the clean pair), DPEN (on the degraded inputs, plus the
 contrastive set) and the fusion network jointly with the fusion loss against the
 clean targets and the contrastive loss; our degradation probe is trained on the
-detached DPEN type vectors at the same time. Stage II freezes them and trains only
+detached DPEN type vectors at the same time. With ``probe_dpen_weight`` > 0 (ours)
+the probe's cross-entropy also trains DPEN, through a detached copy of the probe,
+and ``dpen_lr_scale`` gives DPEN its own learning rate. Stage II freezes them and trains only
 the SPDM denoiser, back-propagating through the whole unrolled sampler and the
 frozen fusion network: fusion loss + 10 · L1(P̂s, SPEN(clean pair)).
 
@@ -101,6 +103,12 @@ class Stage1(nn.Module):
         self.cfg, self.w, self.use_priors = cfg, weights, model.config.use_priors
         self.model = [model]  # not a submodule: keeps the diffusion out of DDP
 
+    def probe_frozen(self, type_vec: torch.Tensor, modality: str) -> torch.Tensor:
+        """The probe's logits with its parameters detached: gradients reach only ``type_vec`` (DPEN)."""
+        assert self.probe is not None
+        params = {k: v.detach() for k, v in self.probe.named_parameters()}
+        return torch.func.functional_call(self.probe, params, (type_vec, modality))
+
     def forward(self, b: dict, step: int = 0) -> tuple[torch.Tensor, dict[str, float]]:
         lq_ir, lq_vi = b["lq_ir"], b["lq_vi"]
         B = lq_ir.shape[0]
@@ -134,6 +142,12 @@ class Stage1(nn.Module):
             l_vi = F.cross_entropy(self.probe(t_vi.detach(), "vi"), b["label_vi"])
             loss = loss + l_ir + l_vi
             logs["probe"] = float((l_ir + l_vi).detach())
+            if self.cfg.probe_dpen_weight > 0:
+                # the same cross-entropy, now reaching DPEN (the probe's own update comes from the detached copy above)
+                l_dpen = F.cross_entropy(self.probe_frozen(t_ir, "ir"), b["label_ir"]) + F.cross_entropy(
+                    self.probe_frozen(t_vi, "vi"), b["label_vi"])
+                loss = loss + self.cfg.probe_dpen_weight * l_dpen
+                logs["probe_dpen"] = float(l_dpen.detach())
         return loss, logs
 
 
@@ -345,7 +359,12 @@ class Trainer:
         runner = module
         if dist.is_initialized():
             runner = nn.parallel.DistributedDataParallel(module, device_ids=[self.d.device.index] if self.d.device.type == "cuda" else None)
-        opt = torch.optim.AdamW(trained, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        groups: list[dict] = [{"params": trained, "lr_scale": 1.0}]
+        if stage == 1 and cfg.dpen_lr_scale != 1.0:  # two groups only then: older optimizer states have one
+            dpen = {id(p) for p in model.degradation.parameters()}
+            groups = [{"params": [p for p in trained if id(p) not in dpen], "lr_scale": 1.0},
+                      {"params": [p for p in trained if id(p) in dpen], "lr_scale": cfg.dpen_lr_scale}]
+        opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         if self._opt_state is not None:
             opt.load_state_dict(self._opt_state)
             self._opt_state = None
@@ -360,7 +379,7 @@ class Trainer:
             batch = {k: (v.to(self.d.device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
             lr = lr_at(self.step, total, cfg)
             for g in opt.param_groups:
-                g["lr"] = lr
+                g["lr"] = lr * g.get("lr_scale", 1.0)
             loss, logs = runner(batch, self.step)
             opt.zero_grad(set_to_none=True)
             loss.backward()
