@@ -383,3 +383,24 @@ def test_smoke_config_on_shared_data(tmp_path):
     assert [p.stem for p in res.pairs["TNO25"]] == ["01"]  # the first name in lists/tno25.txt
     assert len(res.rows) == 2 * 2 and all(np.isfinite(r["NIQE"]) for r in res.rows)
     assert (tmp_path / "smoke" / "inputs" / "TNO25" / "LL_SN" / "vi" / "01.png").is_file()
+
+
+def test_changed_method_identity_is_refused_until_its_cache_is_deleted(tmp_path):
+    """Cached results made by other weights are never mixed in; deleting them (as the error says) is enough."""
+    from types import SimpleNamespace
+
+    from dspfusion.benchmark.runner import _check_identity
+
+    cfg = SimpleNamespace(output=tmp_path)
+
+    def method(sha: str) -> SimpleNamespace:
+        return SimpleNamespace(name="m", identity=lambda: {"type": "dspfusion", "sha256": sha})
+
+    _check_identity(cfg, method("a"), overwrite=False)
+    (tmp_path / "results" / "m").mkdir(parents=True)
+    _check_identity(cfg, method("a"), overwrite=False)  # same identity: fine
+    with pytest.raises(UserError, match="Rename the method, delete"):
+        _check_identity(cfg, method("b"), overwrite=False)
+    (tmp_path / "results" / "m").rmdir()  # the fix the message names
+    _check_identity(cfg, method("b"), overwrite=False)
+    assert "\"b\"" in (tmp_path / "methods" / "m.json").read_text()

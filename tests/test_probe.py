@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -58,14 +60,29 @@ def test_shipped_diagnose_strong_ir(shipped, example, kind, params):
     assert _top(res["ir"]) == kind and res["ir"][kind] > 0.5, res["ir"]
 
 
-@pytest.mark.parametrize("kind,params", [("LL", {"gamma": 2.2, "gain": 0.3}), ("OE", {"lift": 130.0, "clip_level": 180.0})])
-def test_shipped_diagnose_strong_vi(shipped, example, kind, params):
-    from dspfusion.commands.diagnose import diagnose
+ROADSCENE = Path(__file__).resolve().parents[2] / "shared" / "data" / "test" / "roadscene50"
 
-    ir, _, day = example
-    vi_d = degrade(day, "vi", kind, np.random.default_rng(1), **params)[0]
-    res = diagnose(shipped, ir, vi_d)
-    assert _top(res["vi"]) == kind, res["vi"]
+
+# Floors well above chance (1/7) and below what the shipped weights give on these 10 images (LL 10, RN 10, OE 6,
+# haze 7; held-out recall over all strengths: benchmarks/results/probe.md). The built-in example is not used for
+# VI: its "daylight" version, undone from a noisy night rendering, really is noisy, and the probe says so (RN).
+@pytest.mark.parametrize("kind,params,floor", [
+    ("LL", {"gamma": 2.2, "gain": 0.3}, 8), ("RN", {"sigma": 12.0, "photons": 65.0}, 8),
+    ("OE", {"lift": 130.0, "clip_level": 180.0}, 5), ("haze", {"beta": 0.16}, 5),
+])
+def test_shipped_diagnose_strong_vi_on_real_images(shipped, kind, params, floor):
+    from dspfusion.commands.diagnose import diagnose
+    from dspfusion.data.folders import scan_pairs
+    from dspfusion.io import read_image
+
+    if not ROADSCENE.is_dir():
+        pytest.skip(f"{ROADSCENE} not found (the shared test data is not next to this checkout)")
+    hits = []
+    for i, pair in enumerate(scan_pairs([ROADSCENE])[:10]):
+        vi = read_image(pair.vi)
+        vi_d = degrade(vi, "vi", kind, np.random.default_rng(i), **params)[0]
+        hits.append(_top(diagnose(shipped, read_image(pair.ir), vi_d)["vi"]))
+    assert sum(h == kind for h in hits) >= floor, hits
 
 
 def test_shipped_model_records_its_probe_settings(shipped):

