@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -60,7 +58,6 @@ def test_shipped_diagnose_strong_ir(shipped, example, kind, params):
     assert _top(res["ir"]) == kind and res["ir"][kind] > 0.5, res["ir"]
 
 
-ROADSCENE = Path(__file__).resolve().parents[2] / "shared" / "data" / "test" / "roadscene50"
 
 
 # Floors well above chance (1/7) and below what the shipped weights give on these 10 images (LL 10, RN 10, OE 6,
@@ -75,10 +72,10 @@ def test_shipped_diagnose_strong_vi_on_real_images(shipped, kind, params, floor)
     from dspfusion.data.folders import scan_pairs
     from dspfusion.io import read_image
 
-    if not ROADSCENE.is_dir():
-        pytest.skip(f"{ROADSCENE} not found (the shared test data is not next to this checkout)")
+    from conftest import SHARED, need
+
     hits = []
-    for i, pair in enumerate(scan_pairs([ROADSCENE])[:10]):
+    for i, pair in enumerate(scan_pairs([need(SHARED / "data" / "test" / "roadscene50")])[:10]):
         vi = read_image(pair.vi)
         vi_d = degrade(vi, "vi", kind, np.random.default_rng(i), **params)[0]
         hits.append(_top(diagnose(shipped, read_image(pair.ir), vi_d)["vi"]))

@@ -83,11 +83,10 @@ class TrainConfig:
 
         if data.get("negatives", "official") not in ORDERS:
             raise UserError(f"negatives: expected 'official' or 'shuffled', got {data['negatives']!r}")
-        for key in ("probe_dpen_weight", "dpen_lr_scale"):
-            if key in data and (not isinstance(data[key], (int, float)) or data[key] < 0 or
-                                (key == "dpen_lr_scale" and data[key] == 0)):
-                raise UserError(f"{key}: expected a {'positive' if key == 'dpen_lr_scale' else 'non-negative'} "
-                                f"number, got {data[key]!r}")
+        for key, lowest, what in (("probe_dpen_weight", 0.0, "a number >= 0"), ("dpen_lr_scale", 1e-12, "a number > 0")):
+            value = data.get(key, 1.0)
+            if not isinstance(value, (int, float)) or value < lowest:
+                raise UserError(f"{key}: expected {what}, got {value!r}")
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
