@@ -166,6 +166,25 @@ def test_subset_padding_and_whole_images(pairs):
     assert whole[1]["gt_ir"].shape == (3, 40, 56)
 
 
+def test_root_repeat_draws_named_folders_more_often(pairs, tmp_path):
+    other = tmp_path / "other"
+    (other / "ir").mkdir(parents=True)
+    (other / "vi").mkdir()
+    for k in range(2):
+        cv2.imwrite(str(other / "ir" / f"o{k}.png"), texture(10 + k))
+        cv2.imwrite(str(other / "vi" / f"o{k}.png"), np.repeat(texture(10 + k)[:, :, None], 3, 2))
+    plain = SyntheticPairDataset([pairs, other], crop=32, seed=0)
+    assert len(plain) == 8
+    ds = SyntheticPairDataset([pairs, other], crop=32, seed=0, root_repeat={"other": 3})
+    folders = Counter(ds.pairs[j].name.split("/")[0] for j in ds.index)
+    assert folders == {"set": 6, "other": 6} and len(ds) == 12
+    assert ds[len(ds) - 1]["gt_ir"].shape == (3, 32, 32)
+    with pytest.raises(ValueError, match="not among the training folders"):
+        SyntheticPairDataset([pairs], root_repeat={"other": 2})
+    with pytest.raises(ValueError, match="integer >= 1"):
+        SyntheticPairDataset([pairs], root_repeat={"set": 0})
+
+
 def test_bad_arguments(pairs, tmp_path):
     with pytest.raises(ValueError, match="contrastive"):
         SyntheticPairDataset([pairs], crop=None)

@@ -80,6 +80,17 @@ def test_negatives_option_reaches_the_dataset(data, tmp_path):
         TrainConfig.load(None, ["negatives=random"])
 
 
+def test_root_repeat_option_reaches_the_dataset(data, tmp_path):
+    from dspfusion.errors import UserError
+
+    trainer = Trainer(tiny_cfg(data, tmp_path / "run2", root_repeat={data.name: 2}), resume=False, progress=False)
+    trainer.stage = 1
+    assert len(trainer._datasets()[0]) == 2 * 6  # the fixture's 6 pairs, each twice
+    for bad in ("root_repeat={'a': 0}", "root_repeat={'a': 1.5}", "root_repeat=[1]"):
+        with pytest.raises(UserError, match="root_repeat"):
+            TrainConfig.load(None, [bad])
+
+
 def _with_probe() -> dict:
     from dspfusion.config import get_preset
 

@@ -156,6 +156,10 @@ class SyntheticPairDataset(_PairDataset):
         max_side: downscale images whose longest side exceeds this, once, when loading.
         cache_mb: per-process budget of decoded images kept in RAM.
         preload: decode every image now (before DataLoader workers fork, so they share the memory).
+        root_repeat: pair-folder name → integer repeat factor; each pair of that folder appears that many times in
+            one epoch, so it is drawn that much more often (e.g. to draw the few sharp, full-resolution pairs more
+            often than the 1,083 small MSRS ones). Unnamed folders count once; a name that matches no folder of
+            ``roots`` is an error.
     """
 
     def __init__(self, roots: Sequence[str | Path] | None = None, crop: int | None = 128,
@@ -163,10 +167,13 @@ class SyntheticPairDataset(_PairDataset):
                  contrastive: bool = True, seed: int = 0, *, deterministic: bool = False,
                  max_items: int | None = None, dihedral: bool = True, vi_types: Sequence[str] = VI_TYPES,
                  ir_types: Sequence[str] = IR_TYPES, ll_min_luma: float = 0.2, negatives: str = "official",
-                 max_side: int | None = None, cache_mb: float = 2048.0, preload: bool = False) -> None:
+                 max_side: int | None = None, cache_mb: float = 2048.0, preload: bool = False,
+                 root_repeat: Mapping[str, int] | None = None) -> None:
         self.pairs: list[Pair] = scan_pairs(None if roots is None else list(roots))
         super().__init__(len(self.pairs), crop, contrastive, seed, deterministic, max_items, dihedral, negatives,
                          max_side, cache_mb)
+        if root_repeat:
+            self.index = self._repeat(root_repeat)
         bad = set(proportions) - set(GROUPS)
         weights = np.array([float(proportions.get(g, 0.0)) for g in GROUPS])
         if bad or (weights < 0).any() or weights.sum() <= 0:
@@ -181,6 +188,16 @@ class SyntheticPairDataset(_PairDataset):
         self._luma: dict[int, float] = {}
         if preload:
             self.preload()
+
+    def _repeat(self, root_repeat: Mapping[str, int]) -> list[int]:
+        folders = {p.name.split("/", 1)[0] for p in self.pairs}
+        unknown = sorted(set(root_repeat) - folders)
+        if unknown:
+            raise ValueError(f"root_repeat names {unknown}, which are not among the training folders {sorted(folders)}")
+        for name, k in root_repeat.items():
+            if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+                raise ValueError(f"root_repeat[{name!r}] must be an integer >= 1, got {k!r}")
+        return [j for j in self.index for _ in range(root_repeat.get(self.pairs[j].name.split("/", 1)[0], 1))]
 
     def preload(self, progress: bool = False) -> None:
         """Decode every pair into the cache (and measure its luma)."""

@@ -22,6 +22,9 @@ class TrainConfig:
     val_crop: int = 256
     crop: int = 128
     max_side: int | None = 640  # images are downscaled on load so their long side is at most this
+    # ours: pair-folder name -> integer repeat per epoch, e.g. {roadscene171: 4, llvip32: 8} draws the few sharp,
+    # full-resolution pairs more often than the 1,083 small (171x128) MSRS ones; None = every pair once
+    root_repeat: dict[str, int] | None = None
     proportions: dict[str, float] = field(default_factory=lambda: {"clean": 0.1, "vi": 0.35, "ir": 0.25, "both": 0.3})
     batch_size: int = 4  # per process
     workers: int = 2
@@ -87,6 +90,12 @@ class TrainConfig:
             value = data.get(key, 1.0)
             if not isinstance(value, (int, float)) or value < lowest:
                 raise UserError(f"{key}: expected {what}, got {value!r}")
+        repeat = data.get("root_repeat")
+        if repeat is not None and (
+            not isinstance(repeat, dict)
+            or not all(isinstance(k, str) and type(v) is int and v >= 1 for k, v in repeat.items())
+        ):
+            raise UserError(f"root_repeat: expected a mapping of folder name: integer >= 1, got {repeat!r}")
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:

@@ -274,7 +274,8 @@ class Trainer:
             train_roots = [str(p) for p in find_pair_roots(default_train_root()) if Path(p).resolve() not in held]
         contrastive = self.stage == 1 and cfg.use_priors
         train = SyntheticPairDataset(train_roots, crop=cfg.crop, proportions=cfg.proportions, contrastive=contrastive,
-                                     seed=cfg.seed, max_side=cfg.max_side, negatives=cfg.negatives)
+                                     seed=cfg.seed, max_side=cfg.max_side, negatives=cfg.negatives,
+                                     root_repeat=cfg.root_repeat)
         val = None
         if val_roots:
             val = SyntheticPairDataset(val_roots, crop=cfg.val_crop, contrastive=False, seed=cfg.seed + 1,
