@@ -59,6 +59,8 @@ class FusionNetConfig:
     # Ours, for CPU presets: 2 runs the whole U-Net at half resolution (pixel-unshuffle stem,
     # pixel-shuffle head; the VI residual stays at full resolution). 1 = official.
     stem_stride: int = 1
+    # Ours, for CPU presets: channels of the full-resolution detail head (models/detail_head.py); 0 = none (official).
+    detail_channels: int = 0
 
     @property
     def pad_multiple(self) -> int:
@@ -180,6 +182,7 @@ def make_config(
     sem_stem: int = 96,
     deg_stem: int = 48,
     with_probe: bool = False,
+    detail_channels: int = 0,
 ) -> DSPFusionConfig:
     """Build a consistent config from the official constructor arguments' degrees of freedom."""
     sem_dim, deg_dim = 4 * sem_embed, 4 * deg_embed
@@ -193,6 +196,7 @@ def make_config(
             sem_dim=sem_dim,
             deg_dim=deg_dim,
             stem_stride=stem_stride,
+            detail_channels=detail_channels,
         ),
         semantic=PriorEncoderConfig(in_chans=6, embed_dim=sem_embed, num_blocks=sem_blocks, out_dim=sem_dim, stem_dim=sem_stem),
         degradation=PriorEncoderConfig(
@@ -236,6 +240,24 @@ PRESETS: dict[str, dict[str, Any]] = {
         weights="dspfusion-lite.safetensors",
         description="CPU preset (ours): same modules, half width, one block per level, U-Net at half resolution "
         "(stem_stride 2); about 1 s per 640x480 pair on 2 CPU cores.",
+    ),
+    "lite-detail": dict(
+        config=make_config(
+            dim=16,
+            num_blocks=(1, 1, 1, 1),
+            num_refinement_blocks=1,
+            sem_embed=32,
+            sem_blocks=2,
+            sem_stem=32,
+            deg_embed=16,
+            deg_blocks=2,
+            deg_stem=24,
+            denoiser_blocks=2,
+            stem_stride=2,
+            with_probe=True,
+            detail_channels=16,
+        ),
+        description="Experimental CPU preset (ours): lite plus a full-resolution detail head (models/detail_head.py).",
     ),
     "tiny-official": dict(
         config=make_config(

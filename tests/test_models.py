@@ -36,6 +36,24 @@ def test_preset_forward_shapes(name):
     assert 0 <= out.min() and out.max() <= 1
 
 
+def test_detail_head_starts_as_the_model_without_it():
+    """The detail head's last convolution starts at zero: weights without the head, loaded into a model with it,
+    give the same output (so training can continue from them); once the head is non-zero it changes the output."""
+    torch.manual_seed(0)
+    plain = build_model("lite").eval()
+    detail = build_model("lite-detail").eval()
+    missing, unexpected = detail.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("fusion.detail.") for k in missing)
+    ir, vi = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 48)
+    with torch.no_grad():
+        pri = plain.compute_priors(ir, vi)
+        a = plain.fuse_with_priors(ir, vi, pri)
+        b = detail.fuse_with_priors(ir, vi, pri)
+        assert torch.equal(a, b)
+        torch.nn.init.normal_(detail.fusion.detail.conv3.weight, std=0.1)
+        assert (detail.fuse_with_priors(ir, vi, pri) - a).abs().max() > 1e-3
+
+
 def test_config_roundtrip_and_validation():
     cfg = get_preset("lite")
     assert DSPFusionConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg

@@ -217,6 +217,36 @@ def test_continue_from_weights_with_refit_probe(data, tmp_path):
         Trainer(other, resume=False, progress=False)
 
 
+def test_continue_adds_the_detail_head(data, tmp_path):
+    """init_from weights without the detail head into a model with one: every other tensor is copied, the head
+    starts at zero output, and the run trains it."""
+    from dataclasses import replace
+
+    from dspfusion.checkpoint import save_model
+    from dspfusion.config import get_preset
+    from dspfusion.models import build_model
+
+    base = get_preset("tiny-official")
+    grown = base.replace(fusion=replace(base.fusion, detail_channels=4))
+    torch.manual_seed(5)
+    init = build_model(base)
+    init_path = save_model(init, tmp_path / "init.safetensors", step=3)
+    cfg = tiny_cfg(data, tmp_path / "grow", model=grown.to_dict(), init_from=str(init_path), stage1_iters=3,
+                   stage2_iters=1)
+    t = Trainer(cfg, resume=False, progress=False)
+    assert t.model.config == grown
+    for k, v in init.state_dict().items():
+        assert torch.equal(t.model.state_dict()[k], v), k
+    assert t.model.fusion.detail.conv3.weight.abs().sum() == 0
+    model, info = load_model(t.run())
+    assert model.config == grown and info["step"] == 3 + 3 + 1
+    assert model.fusion.detail.conv3.weight.abs().sum() > 0
+    # the other way round (weights with the head into a model without it) is refused
+    back = tiny_cfg(data, tmp_path / "back", model=base.to_dict(), init_from=str(tmp_path / "grow" / "model.safetensors"))
+    with pytest.raises(ValueError, match="differs"):
+        Trainer(back, resume=False, progress=False)
+
+
 def _run_until(trainer: Trainer, steps: int) -> None:
     """Run stage 1 but stop after ``steps`` (as a crash would, right after a checkpoint)."""
     from dspfusion.training import trainer as tr

@@ -23,6 +23,8 @@ Deviation (ours, CPU presets only): ``stem_stride = 2`` pixel-unshuffles the
 inputs before the patch embedding and pixel-shuffles the head's output, so the
 whole U-Net runs at half resolution while the VI residual stays at full
 resolution; inputs must then be multiples of 16. The official value is 1.
+``detail_channels > 0`` (ours, CPU presets only) adds the full-resolution detail head of
+:mod:`.detail_head` before the final squashing; 0 (official) leaves the output as above.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from torch import nn
 
 from ..config import FusionNetConfig
 from .common import TokenDown
+from .detail_head import DetailHead
 from .prior_fusion import PGFM
 from .prior_modulation import PriorGuidedLevel, SemanticGuidedLevel
 from .restormer import Downsample, Upsample
@@ -73,6 +76,11 @@ class FusionNet(nn.Module):
         self.decoder1 = SemanticGuidedLevel(dims[1], hd[0], nb[0], e, b, cfg.sem_dim)
         self.refinement = SemanticGuidedLevel(dims[1], hd[0], cfg.num_refinement_blocks, e, b, cfg.sem_dim)
         self.head = nn.Conv2d(dims[1], cfg.out_chans * r * r, 3, padding=1, bias=b)
+        self.detail = None
+        if cfg.detail_channels:
+            if dims[1] % (r * r):
+                raise ValueError(f"detail_channels needs 2*dim ({dims[1]}) divisible by stem_stride² ({r * r})")
+            self.detail = DetailHead(dims[1] // (r * r), cfg.detail_channels, cfg.out_chans)
 
     def prior_pyramids(self, sem: torch.Tensor, deg_ir: torch.Tensor, deg_vi: torch.Tensor):
         """Per-level (Ps, Pd_ir, Pd_vi) for levels 1-4."""
@@ -109,4 +117,7 @@ class FusionNet(nn.Module):
         x = torch.cat([self.up1(x), fused[0]], dim=1)
         x = self.decoder1(x, s[0])
         x = self.refinement(x, s[0])
-        return (torch.tanh(F.pixel_shuffle(self.head(x), r) + vi) + 1) / 2
+        z = F.pixel_shuffle(self.head(x), r) + vi
+        if self.detail is not None:
+            z = self.detail(z, F.pixel_shuffle(x, r), ir, vi)
+        return (torch.tanh(z) + 1) / 2

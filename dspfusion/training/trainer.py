@@ -28,6 +28,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from dataclasses import replace as dc_replace
 from pathlib import Path
 from typing import Iterator
 
@@ -247,15 +248,24 @@ class Trainer:
             from ..checkpoint import load_model
 
             init, info = load_model(cfg.init_from)
-            if not _same_but_probe(init.config, model_cfg):
+            init_cfg = init.config
+            # a model that adds the (zero-initialised) detail head may start from weights without it
+            grow_detail = init_cfg.fusion.detail_channels == 0 and model_cfg.fusion.detail_channels > 0
+            if grow_detail:
+                init_cfg = init_cfg.replace(fusion=dc_replace(init_cfg.fusion, detail_channels=model_cfg.fusion.detail_channels))
+            if not _same_but_probe(init_cfg, model_cfg):
                 raise ValueError(f"init_from {cfg.init_from}: its configuration differs from the training model's")
             # the shipped weights may carry a probe refit post hoc (probe_hidden/probe_tile): keep its layout
-            model_cfg = init.config
+            model_cfg = init_cfg
         self.model = build_model(model_cfg).to(self.d.device)
         if state is not None:
             self._load(ckpt, state)
         elif init is not None:
-            self.model.load_state_dict(init.state_dict())
+            missing, unexpected = self.model.load_state_dict(init.state_dict(), strict=False)
+            if unexpected or any(not k.startswith("fusion.detail.") for k in missing):
+                raise ValueError(f"init_from {cfg.init_from}: missing {missing}, unexpected {unexpected}")
+            if missing and self.d.main:
+                print(f"init_from: new detail head ({len(missing)} tensors) starts at zero output")
             self.init_step = int(info.get("step") or 0)
             if self.d.main:
                 print(f"initialised from {cfg.init_from} (step {info['step']})")
