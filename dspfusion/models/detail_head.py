@@ -5,7 +5,8 @@ Why: the CPU presets run the whole U-Net at half resolution (``stem_stride = 2``
 3×3 head at half resolution, plus the visible input's residual. IR edges and restored edges
 come out soft, and edge-based fusion metrics punish softness hard: on the first 15
 RoadScene50 pairs, blurring plain max fusion with a Gaussian of σ = 0.7 px drops its Qabf
-from 0.55 to 0.46, and a ×2 down-and-up resampling drops it to 0.34 (docs/TRAINING.md).
+from 0.557 to 0.458, and a ×2 down-and-up resampling drops it to 0.343
+(``benchmarks/qabf_softness.py``, benchmarks/results/qabf_softness.md).
 
 What: three 3×3 convolutions at full resolution that add a correction to the network's
 pre-activation output ``z``::
