@@ -236,28 +236,11 @@ PRESETS: dict[str, dict[str, Any]] = {
             denoiser_blocks=2,
             stem_stride=2,
             with_probe=True,
+            detail_channels=16,
         ),
         weights="dspfusion-lite.safetensors",
         description="CPU preset (ours): same modules, half width, one block per level, U-Net at half resolution "
-        "(stem_stride 2); about 1 s per 640x480 pair on 2 CPU cores.",
-    ),
-    "lite-detail": dict(
-        config=make_config(
-            dim=16,
-            num_blocks=(1, 1, 1, 1),
-            num_refinement_blocks=1,
-            sem_embed=32,
-            sem_blocks=2,
-            sem_stem=32,
-            deg_embed=16,
-            deg_blocks=2,
-            deg_stem=24,
-            denoiser_blocks=2,
-            stem_stride=2,
-            with_probe=True,
-            detail_channels=16,
-        ),
-        description="Experimental CPU preset (ours): lite plus a full-resolution detail head (models/detail_head.py).",
+        "(stem_stride 2) plus a full-resolution detail head; under 1 s per 640x480 pair on 2 CPU cores.",
     ),
     "tiny-official": dict(
         config=make_config(

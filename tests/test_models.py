@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -40,8 +41,10 @@ def test_detail_head_starts_as_the_model_without_it():
     """The detail head's last convolution starts at zero: weights without the head, loaded into a model with it,
     give the same output (so training can continue from them); once the head is non-zero it changes the output."""
     torch.manual_seed(0)
-    plain = build_model("lite").eval()
-    detail = build_model("lite-detail").eval()
+    lite = get_preset("lite")
+    assert lite.fusion.detail_channels > 0
+    plain = build_model(lite.replace(fusion=replace(lite.fusion, detail_channels=0))).eval()
+    detail = build_model(lite).eval()
     missing, unexpected = detail.load_state_dict(plain.state_dict(), strict=False)
     assert not unexpected and missing and all(k.startswith("fusion.detail.") for k in missing)
     ir, vi = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 48)

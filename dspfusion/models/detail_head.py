@@ -17,7 +17,7 @@ pre-activation output ``z``::
 
 The last convolution starts at zero, so a model with the head added behaves exactly like the
 same weights without it, and training can continue from a checkpoint that lacks the head.
-At 640×480 with 16 channels it costs 1.6 GMAC of the ``lite-detail`` fusion network's 12.6
+At 640×480 with 16 channels it costs 1.6 GMAC of the ``lite`` fusion network's 12.6
 (counted with ``torch.utils.flop_counter.FlopCounterMode``).
 """
 from __future__ import annotations
