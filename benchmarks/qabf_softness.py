@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from dspfusion.baselines import fuse_classical
-from dspfusion.io import find_pair_folders, pair_folders
+from dspfusion.io import find_pair_folders, pair_folders, read_image
+from dspfusion.metrics.images import to_grey
 from dspfusion.metrics.qabf import qabf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,11 +51,10 @@ def main() -> None:
         ir_dir, vi_dir = find_pair_folders(root)
         scores: dict[str, list[float]] = {}
         for _stem, ir_p, vi_p in pair_folders(ir_dir, vi_dir).pairs[: args.pairs]:
-            ir = cv2.imread(str(ir_p), cv2.IMREAD_GRAYSCALE)
-            vi = cv2.imread(str(vi_p), cv2.IMREAD_GRAYSCALE)
-            fused = fuse_classical(ir, vi, "max").astype(np.float64)
+            ir, vi = to_grey(read_image(ir_p)), to_grey(read_image(vi_p))
+            fused = fuse_classical(ir.astype(np.uint8), vi.astype(np.uint8), "max").astype(np.float64)
             for k, v in variants(fused).items():
-                scores.setdefault(k, []).append(qabf(v, ir.astype(np.float64), vi.astype(np.float64)))
+                scores.setdefault(k, []).append(qabf(v, ir, vi))
         for k, v in scores.items():
             rows.append({"dataset": name, "variant": k, "pairs": len(v), "qabf": float(np.mean(v))})
     args.out.parent.mkdir(parents=True, exist_ok=True)

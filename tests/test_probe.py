@@ -58,8 +58,6 @@ def test_shipped_diagnose_strong_ir(shipped, example, kind, params):
     assert _top(res["ir"]) == kind and res["ir"][kind] > 0.5, res["ir"]
 
 
-
-
 # Floors well above chance (1/7) and below what the shipped weights give on these 10 images (LL 10, RN 10, OE 6,
 # haze 7; held-out recall over all strengths: benchmarks/results/probe.md). The built-in example is not used for
 # VI: its "daylight" version, undone from a noisy night rendering, really is noisy, and the probe says so (RN).

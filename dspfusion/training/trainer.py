@@ -223,6 +223,16 @@ def _same_but_probe(a: DSPFusionConfig, b: DSPFusionConfig) -> bool:
     return a.replace(probe_hidden=0, probe_tile=0) == b.replace(probe_hidden=0, probe_tile=0)
 
 
+def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig) -> DSPFusionConfig | None:
+    """The config to build when training ``model_cfg`` from weights of ``init_cfg``, or None if they do not fit.
+
+    Two differences are allowed: the init's probe layout (refit post hoc: probe_hidden/probe_tile) is kept, and a
+    detail head the init lacks is added (it starts at zero output, so the init's behaviour is unchanged)."""
+    if init_cfg.fusion.detail_channels == 0 and model_cfg.fusion.detail_channels > 0:
+        init_cfg = init_cfg.replace(fusion=dc_replace(init_cfg.fusion, detail_channels=model_cfg.fusion.detail_channels))
+    return init_cfg if _same_but_probe(init_cfg, model_cfg) else None
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, resume: bool = True, progress: bool = True) -> None:
         self.cfg = cfg
@@ -248,21 +258,16 @@ class Trainer:
             from ..checkpoint import load_model
 
             init, info = load_model(cfg.init_from)
-            init_cfg = init.config
-            # a model that adds the (zero-initialised) detail head may start from weights without it
-            grow_detail = init_cfg.fusion.detail_channels == 0 and model_cfg.fusion.detail_channels > 0
-            if grow_detail:
-                init_cfg = init_cfg.replace(fusion=dc_replace(init_cfg.fusion, detail_channels=model_cfg.fusion.detail_channels))
-            if not _same_but_probe(init_cfg, model_cfg):
+            fitted = _config_from_init(init.config, model_cfg)
+            if fitted is None:
                 raise ValueError(f"init_from {cfg.init_from}: its configuration differs from the training model's")
-            # the shipped weights may carry a probe refit post hoc (probe_hidden/probe_tile): keep its layout
-            model_cfg = init_cfg
+            model_cfg = fitted
         self.model = build_model(model_cfg).to(self.d.device)
         if state is not None:
             self._load(ckpt, state)
         elif init is not None:
             missing, unexpected = self.model.load_state_dict(init.state_dict(), strict=False)
-            if unexpected or any(not k.startswith("fusion.detail.") for k in missing):
+            if unexpected or any(not k.startswith("fusion.detail.") for k in missing):  # only a grown head may be new
                 raise ValueError(f"init_from {cfg.init_from}: missing {missing}, unexpected {unexpected}")
             if missing and self.d.main:
                 print(f"init_from: new detail head ({len(missing)} tensors) starts at zero output")
