@@ -9,7 +9,7 @@ Every configuration runs in a fresh child process that reads the two PNG files, 
 The tiled-vs-untiled experiment (one child, ``--prior-size``, default 2048x1536) fuses one pair
 untiled; tiled with priors from the full-resolution image, once per number of statistics passes
 (``--passes``, default 0,1,2,3); and tiled with priors from the copy shrunk to a 1024-pixel long
-side (the default). It reports the differences in grey levels and the seam excess, separating the
+side (``--prior-max-side 1024``; the default before 2026-12-01). It reports the differences in grey levels and the seam excess, separating the
 effect of tiling from the effect of shrinking, and the relative L2 change of each prior tensor.
 
 The pair is an MSRS test scene (../shared/data/test/msrs91) resized with bicubic interpolation when
@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 MSRS = ROOT.parent / "shared" / "data" / "test" / "msrs91"
+SHRINK_SIDE = 1024  # the --prior-max-side compared with full-resolution priors
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -112,7 +113,7 @@ def child_priors(job: dict) -> dict:
     import torch
 
     from dspfusion.inference import Fuser, prepare_pair
-    from dspfusion.tiling import DEFAULT_PRIOR_MAX_SIDE, DEFAULT_STAT_PASSES, fuse_tiled, prior_image, seam_excess
+    from dspfusion.tiling import DEFAULT_STAT_PASSES, fuse_tiled, prior_image, seam_excess
 
     model, info = _load(job["checkpoint"])
     m = model.config.fusion.pad_multiple
@@ -127,7 +128,7 @@ def child_priors(job: dict) -> dict:
         untiled = u8(Fuser(model, device="cpu").fuse_tensors(inp.ir, inp.vi, seed=0))
         for passes in job["passes"]:
             t0 = time.perf_counter()
-            full = tiled(passes, 10**9)
+            full = tiled(passes, None)
             wall = time.perf_counter() - t0
             mx, mean = d(full, untiled)
             res["passes"].append({"passes": passes, "max": mx, "mean": mean, "seam": round(seam_excess(full / 255, untiled / 255), 2),
@@ -135,11 +136,10 @@ def child_priors(job: dict) -> dict:
             if passes == DEFAULT_STAT_PASSES:
                 default_full = full
         if DEFAULT_STAT_PASSES not in job["passes"]:
-            default_full = tiled(DEFAULT_STAT_PASSES, 10**9)
-        shrunk = tiled(DEFAULT_STAT_PASSES, DEFAULT_PRIOR_MAX_SIDE)
-        p_full = model.compute_priors(prior_image(inp.ir, 10**9, m), prior_image(inp.vi, 10**9, m), None, noise)
-        p_small = model.compute_priors(prior_image(inp.ir, DEFAULT_PRIOR_MAX_SIDE, m),
-                                       prior_image(inp.vi, DEFAULT_PRIOR_MAX_SIDE, m), None, noise)
+            default_full = tiled(DEFAULT_STAT_PASSES, None)
+        shrunk = tiled(DEFAULT_STAT_PASSES, SHRINK_SIDE)
+        p_full = model.compute_priors(prior_image(inp.ir, None, m), prior_image(inp.vi, None, m), None, noise)
+        p_small = model.compute_priors(prior_image(inp.ir, SHRINK_SIDE, m), prior_image(inp.vi, SHRINK_SIDE, m), None, noise)
     rel = {k: round(float((getattr(p_small, k) - getattr(p_full, k)).norm() / getattr(p_full, k).norm().clamp_min(1e-12)), 4)
            for k in ("deg_ir", "deg_vi", "sem")}
     res.update({"default_passes": DEFAULT_STAT_PASSES,
@@ -232,13 +232,13 @@ def main(argv: list[str] | None = None) -> int:
                "(the largest extra jump between neighbouring rows or columns, `dspfusion.tiling.seam_excess`). "
                "Passes = `--tile-passes`, the passes over the tiles that gather the image-wide attention statistics "
                f"before the output pass (default {dp}; 0 = each tile uses its own). Priors from the full-resolution "
-               "image here, to isolate the effect of tiling:", "",
+               "image (the default), so these rows are the effect of tiling alone:", "",
                "| statistics passes | max | mean | seam excess | wall s |", "|---:|---:|---:|---:|---:|"]
         md += [f"| {r['passes']} | {r['max']} | {r['mean']} | {r['seam']} | {r['wall_s']} |" for r in prior["passes"]]
-        md += ["", f"Priors from the copy shrunk to a long side of 1024 (the default), {dp} passes:", "",
+        md += ["", f"Priors from the copy shrunk to a long side of {SHRINK_SIDE} (`--prior-max-side {SHRINK_SIDE}`), {dp} passes:", "",
                "| comparison | max | mean | seam excess |", "|---|---:|---:|---:|",
                f"| shrunk vs full-resolution priors (effect of shrinking) | {prior['shrink_max']} | {prior['shrink_mean']} | |",
-               f"| default tiled vs untiled (both effects) | {prior['total_max']} | {prior['total_mean']} | {prior['total_seam']} |",
+               f"| shrunk priors, tiled vs untiled (both effects) | {prior['total_max']} | {prior['total_mean']} | {prior['total_seam']} |",
                "", "Relative L2 change of the priors (shrunk vs full): "
                + ", ".join(f"{k} {v}" for k, v in prior["prior_rel_l2"].items()) + "."]
     elif prior:

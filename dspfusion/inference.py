@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from .errors import UserError
 from .io import read_image, to_float
 from .models import DSPFusion
-from .tiling import DEFAULT_STAT_PASSES
+from .tiling import DEFAULT_PRIOR_MAX_SIDE, DEFAULT_STAT_PASSES
 
 ImageLike = Union[str, Path, np.ndarray, torch.Tensor]
 
@@ -178,11 +178,13 @@ class Fuser:
         tile_overlap: int = 32,
         progress: bool = False,
         tile_passes: int = DEFAULT_STAT_PASSES,
+        prior_max_side: int | None = DEFAULT_PRIOR_MAX_SIDE,
     ) -> torch.Tensor:
         """Unpadded ``[1,3,H,W]`` tensors in [0,1] → fused float ``[1,3,H,W]`` (not clamped).
 
         ``tile``: run the fusion network on overlapping tiles of this size, after ``tile_passes`` passes
-        that gather the image-wide attention statistics (see :mod:`dspfusion.tiling`)."""
+        that gather the image-wide attention statistics, with the priors computed once on the whole image
+        (``prior_max_side`` N: on a copy shrunk to a long side of N; see :mod:`dspfusion.tiling`)."""
         h, w = vi.shape[-2:]
         m = self.model.config.fusion.pad_multiple
         seed = self.seed if seed is None else seed
@@ -191,7 +193,9 @@ class Fuser:
 
             noise = self.model.initial_noise(ir.shape[0], seed=seed)
             return fuse_tiled(self.model, ir, vi, tile, tile_overlap, steps=steps or self.steps, noise=noise, progress=progress,
-                              stat_passes=tile_passes)
+                              stat_passes=tile_passes, prior_max_side=prior_max_side)
+        if prior_max_side is not None:
+            raise UserError("prior_max_side only applies to tiled fusion; pass tile=SIZE as well (or leave it unset)")
         ir_p = pad_to_multiple(ir.to(self.device), m)
         vi_p = pad_to_multiple(vi.to(self.device), m)
         noise = self.model.initial_noise(ir_p.shape[0], seed=seed)
@@ -211,9 +215,10 @@ class Fuser:
         tile_overlap: int = 32,
         progress: bool = False,
         tile_passes: int = DEFAULT_STAT_PASSES,
+        prior_max_side: int | None = DEFAULT_PRIOR_MAX_SIDE,
     ) -> np.ndarray:
         """Fuse one registered pair → uint8 image with VI's size (RGB if VI is colour, else grey)."""
         inp = prepare_pair(ir, vi, resize_ir_to_vi=resize_ir_to_vi, ir_normalize=ir_normalize)
         out = self.fuse_tensors(inp.ir, inp.vi, seed=seed, steps=steps, tile=tile, tile_overlap=tile_overlap, progress=progress,
-                                 tile_passes=tile_passes)
+                                 tile_passes=tile_passes, prior_max_side=prior_max_side)
         return to_uint8(out, stretch=stretch, colour=inp.vi_is_colour)

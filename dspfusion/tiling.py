@@ -6,15 +6,17 @@ overlapping tiles and blends the tiles back with linear feathering:
 
 * **Priors once per image.** SPEN and DPEN pool their features to a fixed 4×4
   grid (:mod:`dspfusion.models.prior_encoder`), so the priors are global image
-  descriptors of constant size. They are computed once, on a copy of the whole
-  pair shrunk (area-averaged) so that its long side is at most
-  ``prior_max_side`` (default 1024), and the SPDM sampler runs once; every tile
+  descriptors of constant size. They are computed once, on the whole pair (by
+  default at full resolution; ``prior_max_side`` N computes them on a copy
+  shrunk, area-averaged, to a long side of at most N pixels, which saves memory
+  on very large images), and the SPDM sampler runs once; every tile
   then gets the *same* Pd_ir, Pd_vi and Ps. Per-tile priors would describe each
   tile's content instead of the scene and would differ between neighbouring
-  tiles, which shows as seams. Deviation (ours): the official code has no tiling,
-  and for images larger than ``prior_max_side`` the priors differ slightly from
-  full-resolution ones because the 7×7/stride-4 stem sees a coarser image;
-  ``benchmarks/bench_tiling_memory.py`` measures that difference.
+  tiles, which shows as seams. Deviation (ours): the official code has no tiling.
+  Shrunk priors differ from full-resolution ones because the 7×7/stride-4 stem
+  sees a coarser image, and with the trained "lite" weights the difference is
+  large (DPEN reads the shrunk VI as less degraded);
+  ``benchmarks/bench_tiling_memory.py`` measures it and the memory saved.
 * **Tiles on the padded lattice.** The pair is reflect-padded to a multiple of
   ``pad_multiple`` exactly as the untiled path does; tile size and overlap are
   multiples of it, so every tile starts on the same pixel-(un)shuffle lattice as
@@ -32,8 +34,8 @@ overlapping tiles and blends the tiles back with linear feathering:
   ``Σ w·tile / Σ w``. The convolutions still see zero padding at tile borders; the overlap
   and the feathering hide that.
 
-When the padded image fits in one tile and its long side is at most
-``prior_max_side``, the result is bit-for-bit the untiled one.
+When the padded image fits in one tile and the priors are not shrunk, the result is bit-for-bit
+the untiled one.
 """
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ from .errors import UserError
 from .models.tile_statistics import TileStatistics, TileWindow, collecting
 
 DEFAULT_OVERLAP = 32
-DEFAULT_PRIOR_MAX_SIDE = 1024
+DEFAULT_PRIOR_MAX_SIDE: int | None = None  # None: priors from the full-resolution image
 DEFAULT_STAT_PASSES = 2
 
 
@@ -125,16 +127,17 @@ def check_tiling(tile: int, overlap: int, multiple: int, passes: int = 0) -> tup
     return t, o
 
 
-def _shrink(x: torch.Tensor, max_side: int) -> torch.Tensor:
+def _shrink(x: torch.Tensor, max_side: int | None) -> torch.Tensor:
     h, w = x.shape[-2:]
-    if max(h, w) <= max_side:
+    if max_side is None or max(h, w) <= max_side:
         return x
     s = max_side / max(h, w)
     return F.interpolate(x, size=(max(1, round(h * s)), max(1, round(w * s))), mode="area")
 
 
-def prior_image(x: torch.Tensor, max_side: int, multiple: int) -> torch.Tensor:
-    """The copy of an unpadded ``[1,3,H,W]`` image the priors are computed on: shrunk, then padded."""
+def prior_image(x: torch.Tensor, max_side: int | None, multiple: int) -> torch.Tensor:
+    """The copy of an unpadded ``[1,3,H,W]`` image the priors are computed on: shrunk (unless ``max_side`` is None),
+    then padded."""
     from .inference import pad_to_multiple
 
     return pad_to_multiple(_shrink(x, max_side), multiple)
@@ -149,7 +152,7 @@ def fuse_tiled(
     overlap: int = DEFAULT_OVERLAP,
     steps: int | None = None,
     noise: torch.Tensor | None = None,
-    prior_max_side: int = DEFAULT_PRIOR_MAX_SIDE,
+    prior_max_side: int | None = DEFAULT_PRIOR_MAX_SIDE,
     feather: bool = True,
     progress: bool = False,
     stat_passes: int = DEFAULT_STAT_PASSES,
@@ -158,7 +161,8 @@ def fuse_tiled(
 
     ``model`` is a :class:`~dspfusion.models.DSPFusion` in eval mode; ``noise`` is SPDM's x_T
     (``model.initial_noise(1, seed)``). Only one tile's activations are alive at a time; the
-    full-size tensors are the inputs, the running weighted sum and the weight map. ``stat_passes``:
+    full-size tensors are the inputs, the running weighted sum and the weight map, and the priors are
+    computed once on the whole image (``prior_max_side`` N: on a copy shrunk to a long side of N). ``stat_passes``:
     passes over the tiles that gather the image-wide statistics before the output pass (0: each
     tile uses its own).
     """
@@ -170,8 +174,8 @@ def fuse_tiled(
         raise ValueError(f"fuse_tiled takes one pair of equal shape [1,3,H,W], got {tuple(ir.shape)} and {tuple(vi.shape)}")
     m = model.config.fusion.pad_multiple
     tile, overlap = check_tiling(tile, overlap, m, stat_passes)
-    if prior_max_side < m:
-        raise UserError(f"prior_max_side {prior_max_side} must be at least {m}")
+    if prior_max_side is not None and prior_max_side < m:
+        raise UserError(f"--prior-max-side {prior_max_side} is too small; use at least {m} (or leave it unset for full resolution)")
     dev = model.device
     h, w = vi.shape[-2:]
 

@@ -159,6 +159,32 @@ def test_priors_computed_once_on_a_shrunk_copy(model, monkeypatch):
     assert shapes[0] == (1, 3, 24, 40)  # 48x80 shrunk to 24x40 (long side 40), already a multiple of 8
 
 
+def test_priors_default_to_full_resolution(model, monkeypatch):
+    shapes = []
+    compute = model.compute_priors
+
+    def spy_compute(ir, vi, *a, **k):
+        shapes.append(tuple(ir.shape))
+        return compute(ir, vi, *a, **k)
+
+    monkeypatch.setattr(model, "compute_priors", spy_compute)
+    ir, vi = scene(44, 80)
+    fuse_tiled(model, ir, vi, tile=32, overlap=8, steps=1, noise=model.initial_noise(1, 0))
+    assert shapes == [(1, 3, 48, 80)]  # the whole image, padded to the multiple of 8 as the tiles are
+    with pytest.raises(UserError, match="--prior-max-side 4 is too small"):
+        fuse_tiled(model, ir, vi, tile=32, overlap=8, steps=1, prior_max_side=4)
+
+
+def test_fuser_prior_max_side(model):
+    ir, vi = scene(48, 80)
+    fuser = Fuser(model, device="cpu")
+    full = fuser.fuse_tensors(ir, vi, steps=1, tile=32, tile_overlap=8)
+    shrunk = fuser.fuse_tensors(ir, vi, steps=1, tile=32, tile_overlap=8, prior_max_side=40)
+    assert not torch.equal(full, shrunk)  # the shrunk priors reach the output
+    with pytest.raises(UserError, match="only applies to tiled fusion"):
+        fuser.fuse_tensors(ir, vi, steps=1, prior_max_side=40)
+
+
 def test_cli_tile_options(tmp_path, capsys):
     from dspfusion import official
 
@@ -175,6 +201,14 @@ def test_cli_tile_options(tmp_path, capsys):
     rc = main([str(a) for a in base + ["--out", tmp_path / "u.png", "--tile", "2"]])
     assert rc == 2 and "--tile 2 is too small" in capsys.readouterr().err
     assert not (tmp_path / "u.png").exists()
+    assert main([str(a) for a in base + ["--out", tmp_path / "s.png", "--tile", "32", "--tile-overlap", "8",
+                                         "--prior-max-side", "40"]]) == 0
+    assert not np.array_equal(read_image(tmp_path / "t.png"), read_image(tmp_path / "s.png"))
+    rc = main([str(a) for a in base + ["--out", tmp_path / "v.png", "--prior-max-side", "40"]])
+    assert rc == 2 and "only applies to tiled fusion; add --tile" in capsys.readouterr().err
+    rc = main([str(a) for a in base + ["--out", tmp_path / "v.png", "--tile", "32", "--prior-max-side", "4"]])
+    assert rc == 2 and "--prior-max-side 4 is too small" in capsys.readouterr().err
+    assert not (tmp_path / "v.png").exists()
 
 
 def test_tile_passes_defaults_agree():
@@ -185,7 +219,13 @@ def test_tile_passes_defaults_agree():
     from dspfusion.commands.fuse import register
     from dspfusion.tiling import DEFAULT_STAT_PASSES
 
-    for fn in (Fuser.fuse, Fuser.fuse_tensors):
-        assert inspect.signature(fn).parameters["tile_passes"].default == DEFAULT_STAT_PASSES
+    from dspfusion.tiling import DEFAULT_PRIOR_MAX_SIDE
+
+    for fn in (Fuser.fuse, Fuser.fuse_tensors, fuse_tiled):
+        params = inspect.signature(fn).parameters
+        assert params["prior_max_side"].default == DEFAULT_PRIOR_MAX_SIDE is None
+        if fn is not fuse_tiled:
+            assert params["tile_passes"].default == DEFAULT_STAT_PASSES
     parser = register(argparse.ArgumentParser().add_subparsers())
-    assert parser.parse_args(["--ir", "a", "--vi", "b", "--out", "c"]).tile_passes == DEFAULT_STAT_PASSES
+    args = parser.parse_args(["--ir", "a", "--vi", "b", "--out", "c"])
+    assert args.tile_passes == DEFAULT_STAT_PASSES and args.prior_max_side is None

@@ -35,6 +35,9 @@ def register(sub) -> argparse.ArgumentParser:
     t.add_argument("--tile-passes", type=int, default=2, metavar="N",
                    help="passes over the tiles that gather image-wide attention statistics before the output pass "
                    "(default 2; 0 = per-tile statistics, fastest but tiles differ; see docs/BENCHMARKS.md)")
+    t.add_argument("--prior-max-side", type=int, default=None, metavar="N",
+                   help="with --tile: compute the priors on a copy shrunk to a long side of N pixels instead of the "
+                   "full-resolution image (less memory on very large images, but the output changes; see docs/BENCHMARKS.md)")
     v = p.add_argument_group("video / frame sequences")
     v.add_argument("--frames", action="store_true",
                    help="treat --ir/--vi folders as frame sequences paired by index (natural sort), not by file stem")
@@ -60,7 +63,11 @@ def run(args: argparse.Namespace) -> int:
         if not p.exists():
             raise UserError(f"{p}: not found; check the path")
     kw = dict(steps=args.steps, stretch=args.stretch, resize_ir_to_vi=args.resize_ir_to_vi, ir_normalize=args.ir_normalize,
-              tile=args.tile, tile_overlap=args.tile_overlap, tile_passes=args.tile_passes)
+              tile=args.tile, tile_overlap=args.tile_overlap, tile_passes=args.tile_passes, prior_max_side=args.prior_max_side)
+    if args.prior_max_side is not None and args.tile is None:
+        raise UserError(f"--prior-max-side {args.prior_max_side} only applies to tiled fusion; add --tile SIZE or drop it")
+    if args.prior_max_side is not None and args.prior_max_side < 8:
+        raise UserError(f"--prior-max-side {args.prior_max_side} is too small; use at least 8 (or leave it unset for full resolution)")
     if args.tile is not None:
         from ..tiling import check_tiling
 
