@@ -1,0 +1,187 @@
+"""How well can a DPEN of a given size tell the degradation types apart? A ceiling for the diagnosis probe.
+
+The shipped probe (benchmarks/fit_probe.py) reads the type vectors of the trained model's DPEN, which was trained
+for fusion and contrast, not for classification. This script asks what the DPEN *architecture* can do when it is
+trained for nothing but classification, for several sizes, to tell how much of the probe's gap to the 95 % target
+(issue 5) is the encoder's size:
+
+1. **train** — for each ``--variant NAME=EMBED,BLOCKS,STEM`` (the DPEN's ``embed_dim``, ``num_blocks`` and
+   ``stem_dim``; the ``lite`` preset's DPEN is 16,2,24, the paper's 32,4,48), a fresh DPEN and linear probe
+   (the modules the model uses) trained from scratch with the class-balanced cross-entropy of both modalities on
+   96-pixel crops drawn exactly like Stage I's (``SyntheticPairDataset`` over ../shared/data/train without
+   msrs30, groups weighted so that every VI class and every IR class is equally likely). No fusion, no contrastive
+   loss. AdamW, cosine schedule, seeded.
+2. **held-out evaluation** — exactly fit_probe.py's protocol and code (``build_eval_features`` / ``accuracy``):
+   whole held-out images (msrs30 and the three test sets; ``--max-eval-pairs`` per folder), degraded with every
+   class under seed 1, feature = mean type vector of 96-pixel tiles.
+
+Outputs: benchmarks/results/dpen_capacity.{csv,md} (one row per variant of this run).
+
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/dpen_capacity.py --variant lite=16,2,24 paper=32,4,48
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from fit_probe import DEFAULT_EVAL, SHARED, accuracy, build_eval_features, load_sources, predict  # noqa: E402
+
+from dspfusion.config import make_config  # noqa: E402
+from dspfusion.models import build_model  # noqa: E402
+from dspfusion.models.build import count_parameters  # noqa: E402
+from dspfusion.models.degradation_probe import IR_CLASSES, VI_CLASSES  # noqa: E402
+
+TRAIN_ROOTS = [SHARED / "train" / n for n in ("msrs1083", "roadscene171", "llvip32")]  # msrs30 is held out
+# Group weights (clean, VI only, IR only, both) that make the 7 VI classes and the 4 IR classes equally likely:
+# P(VI clean) = clean + ir = 1/7, P(IR clean) = clean + vi = 1/4.
+PROPORTIONS = {"clean": 0.0, "vi": 0.25, "ir": 1 / 7, "both": 1 - 0.25 - 1 / 7}
+
+
+def parse_variant(text: str) -> tuple[str, tuple[int, int, int]]:
+    try:
+        name, spec = text.split("=")
+        embed, blocks, stem = (int(v) for v in spec.split(","))
+    except ValueError:
+        raise SystemExit(f"--variant {text!r}: expected NAME=EMBED,BLOCKS,STEM, e.g. lite=16,2,24") from None
+    return name, (embed, blocks, stem)
+
+
+def build(embed: int, blocks: int, stem: int, tile: int):
+    """A lite-like model whose DPEN has the given size; only its DPEN and probe are used here."""
+    cfg = make_config(dim=8, num_blocks=(1, 1, 1, 1), num_refinement_blocks=1, sem_embed=8, sem_blocks=1, sem_stem=8,
+                      deg_embed=embed, deg_blocks=blocks, deg_stem=stem, denoiser_blocks=1, stem_stride=2,
+                      with_probe=True)
+    return build_model(cfg.replace(probe_tile=tile))
+
+
+def train_variant(model, steps: int, batch: int, lr: float, seed: int, workers: int, log_every: int) -> float:
+    from torch.utils.data import DataLoader, RandomSampler
+
+    from dspfusion.data import SyntheticPairDataset
+
+    torch.manual_seed(seed)
+    ds = SyntheticPairDataset(TRAIN_ROOTS, crop=96, proportions=PROPORTIONS, contrastive=False, seed=seed,
+                              max_side=640)
+    sampler = RandomSampler(ds, replacement=True, num_samples=steps * batch, generator=torch.Generator().manual_seed(seed))
+    loader = DataLoader(ds, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=True,
+                        persistent_workers=workers > 0)
+    params = list(model.degradation.parameters()) + list(model.probe.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05, anneal_strategy="cos")
+    model.train()
+    t0, hits, seen, losses = time.time(), {"vi": 0, "ir": 0}, 0, []
+    for step, b in enumerate(loader, 1):
+        x = torch.cat([b["lq_vi"], b["lq_ir"]])
+        _, t = model.degradation(x)
+        t_vi, t_ir = t[:batch], t[batch:]
+        logit_vi, logit_ir = model.probe(t_vi, "vi"), model.probe(t_ir, "ir")
+        loss = F.cross_entropy(logit_vi, b["label_vi"]) + F.cross_entropy(logit_ir, b["label_ir"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        losses.append(float(loss))
+        hits["vi"] += int((logit_vi.argmax(-1) == b["label_vi"]).sum())
+        hits["ir"] += int((logit_ir.argmax(-1) == b["label_ir"]).sum())
+        seen += batch
+        if step % log_every == 0 or step == steps:
+            print(f"  step {step}/{steps}: loss {np.mean(losses[-log_every:]):.3f}, train-crop accuracy of the last "
+                  f"{seen} samples VI {hits['vi'] / seen:.1%} IR {hits['ir'] / seen:.1%} ({time.time() - t0:.0f} s)",
+                  flush=True)
+            hits, seen = {"vi": 0, "ir": 0}, 0
+    model.eval()
+    return time.time() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--variant", nargs="+", default=["lite=16,2,24", "paper=32,4,48"],
+                    help="NAME=EMBED,BLOCKS,STEM of each DPEN to train (default: lite and paper sizes)")
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=32, help="pairs per step (as many VI and IR crops)")
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=1, help="data-loading processes")
+    ap.add_argument("--max-eval-pairs", type=int, default=20, help="held-out pairs per folder (evenly spaced)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--log-every", type=int, default=200)
+    ap.add_argument("--out-dir", type=Path, default=REPO / "benchmarks" / "results")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    variants = [parse_variant(v) for v in args.variant]
+    print(f"loading held-out pairs ({args.max_eval_pairs} per folder)...", flush=True)
+    eval_sources = load_sources(DEFAULT_EVAL, args.max_eval_pairs)
+    rows, per_class = [], {}
+    for name, (embed, blocks, stem) in variants:
+        model = build(embed, blocks, stem, tile=96)
+        n_params = count_parameters(model.degradation)
+        print(f"{name}: DPEN embed {embed}, blocks {blocks}, stem {stem}: {n_params:,} parameters", flush=True)
+        train_s = train_variant(model, args.steps, args.batch, args.lr, args.seed, args.workers, args.log_every)
+        t0 = time.time()
+        sets, _ = build_eval_features(model, eval_sources, seed=1, tiles={"t96": 96})
+        fs = sets["t96"]
+        acc = accuracy(model.probe, fs)
+        per_class[name] = {}
+        for m, classes in (("vi", VI_CLASSES), ("ir", IR_CLASSES)):
+            _, y = fs.arrays(m)
+            p = predict(model.probe, fs, m)
+            per_class[name][m] = {c: float((p[y == k] == k).mean()) for k, c in enumerate(classes) if (y == k).any()}
+        rows.append({"variant": name, "embed": embed, "blocks": blocks, "stem": stem, "dpen_params": n_params,
+                     "steps": args.steps, "batch": args.batch, "train_min": round(train_s / 60, 1),
+                     "vi_acc": round(acc["vi"], 4), "ir_acc": round(acc["ir"], 4),
+                     "vi_n": len(fs.y["vi"]), "ir_n": len(fs.y["ir"]), "eval_s": round(time.time() - t0)})
+        print(f"{name}: held-out VI {acc['vi']:.1%} IR {acc['ir']:.1%}; "
+              + ", ".join(f"{c} {v:.0%}" for c, v in per_class[name]["vi"].items()), flush=True)
+
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    _atomic(args.out_dir / "dpen_capacity.csv", buf.getvalue())
+    cmd = " ".join(["python", "benchmarks/dpen_capacity.py", *(argv if argv is not None else sys.argv[1:])])
+    md = ["# DPEN capacity: degradation classification by DPEN size", "",
+          "Generated by `benchmarks/dpen_capacity.py`; do not edit by hand. Command:", "", f"    {cmd}", "",
+          f"Each DPEN (with a linear probe) trained from scratch for classification only, {args.steps} steps of "
+          f"{args.batch} VI + {args.batch} IR crops (96 px, Stage I's synthetic degradations, every class equally "
+          f"likely), AdamW lr {args.lr}, seed {args.seed}. Held out: fit_probe.py's protocol on {args.max_eval_pairs} "
+          "pairs per folder of msrs30, msrs91, tno42, roadscene50 (whole images, mean type vector of 96-px tiles). "
+          f"Machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, {args.threads} thread(s).", "",
+          "| variant | DPEN embed / blocks / stem | DPEN parameters | train min | held-out VI | held-out IR |",
+          "|---|---|---:|---:|---:|---:|"]
+    md += [f"| {r['variant']} | {r['embed']} / {r['blocks']} / {r['stem']} | {r['dpen_params']:,} | {r['train_min']} | "
+           f"{r['vi_acc']:.1%} ({r['vi_n']}) | {r['ir_acc']:.1%} ({r['ir_n']}) |" for r in rows]
+    md += ["", "Held-out recall per class:", "",
+           "| variant | " + " | ".join(f"VI {c}" for c in VI_CLASSES) + " | " + " | ".join(f"IR {c}" for c in IR_CLASSES) + " |",
+           "|---|" + "---:|" * (len(VI_CLASSES) + len(IR_CLASSES))]
+    for name, pc in per_class.items():
+        md.append(f"| {name} | " + " | ".join(f"{pc['vi'].get(c, float('nan')):.0%}" for c in VI_CLASSES) + " | "
+                  + " | ".join(f"{pc['ir'].get(c, float('nan')):.0%}" for c in IR_CLASSES) + " |")
+    _atomic(args.out_dir / "dpen_capacity.md", "\n".join(md) + "\n")
+    print("\n".join(md))
+    return 0
+
+
+def _atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
