@@ -95,7 +95,7 @@ def train_variant(model, steps: int, batch: int, lr: float, seed: int, workers: 
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         hits["vi"] += int((logit_vi.argmax(-1) == b["label_vi"]).sum())
         hits["ir"] += int((logit_ir.argmax(-1) == b["label_ir"]).sum())
         seen += batch
@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     eval_sources = load_sources(DEFAULT_EVAL, args.max_eval_pairs)
     rows, per_class = [], {}
     for name, (embed, blocks, stem) in variants:
+        torch.manual_seed(args.seed)  # the same initial weights for the same size, whatever ran before
         model = build(embed, blocks, stem, tile=96)
         n_params = count_parameters(model.degradation)
         print(f"{name}: DPEN embed {embed}, blocks {blocks}, stem {stem}: {n_params:,} parameters", flush=True)
@@ -147,7 +148,11 @@ def main(argv: list[str] | None = None) -> int:
                      "vi_n": len(fs.y["vi"]), "ir_n": len(fs.y["ir"]), "eval_s": round(time.time() - t0)})
         print(f"{name}: held-out VI {acc['vi']:.1%} IR {acc['ir']:.1%}; "
               + ", ".join(f"{c} {v:.0%}" for c, v in per_class[name]["vi"].items()), flush=True)
+        write_results(args, argv, rows, per_class)  # after every variant, so a stopped run keeps what it measured
+    return 0
 
+
+def write_results(args: argparse.Namespace, argv: list[str] | None, rows: list[dict], per_class: dict) -> None:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]))
@@ -174,7 +179,6 @@ def main(argv: list[str] | None = None) -> int:
                   + " | ".join(f"{pc['ir'].get(c, float('nan')):.0%}" for c in IR_CLASSES) + " |")
     _atomic(args.out_dir / "dpen_capacity.md", "\n".join(md) + "\n")
     print("\n".join(md))
-    return 0
 
 
 def _atomic(path: Path, text: str) -> None:
