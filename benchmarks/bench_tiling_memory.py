@@ -18,7 +18,9 @@ preset: shipped weights when installed, else a seeded random initialisation, not
 
     .venv/bin/python benchmarks/bench_tiling_memory.py [--tiles 256,512,1024] [--untiled 1024x768,2048x1536,4096x3072]
 
-The memory runs use the default ``--tile-passes`` (2): each pass reruns the tiles, so the tiled wall
+The tiled memory runs compute the priors from the full-resolution pair (the default); ``--shrunk-tiles`` (default
+512) repeats those tile sizes with ``--prior-max-side 1024``, to measure the memory that saves. They use the
+default ``--tile-passes`` (2): each pass reruns the tiles, so the tiled wall
 time is about (passes + 1) times one run over the tiles, while the peak memory does not change.
 """
 from __future__ import annotations
@@ -102,7 +104,8 @@ def child_fuse(job: dict) -> dict:
     fuser = Fuser(model, device="cpu", seed=0)
     floor = _rss_mb()
     t0 = time.perf_counter()
-    out = fuser.fuse(job["ir"], job["vi"], tile=job["tile"], tile_overlap=job["overlap"])
+    out = fuser.fuse(job["ir"], job["vi"], tile=job["tile"], tile_overlap=job["overlap"],
+                     prior_max_side=job.get("prior_max_side"))
     wall = time.perf_counter() - t0
     return {"peak_rss_mb": round(_rss_mb(), 1), "after_load_rss_mb": round(floor, 1), "wall_s": round(wall, 1),
             "out_shape": list(out.shape), "trained": bool(info.get("trained", True)), "source": str(info.get("source"))}
@@ -171,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=_size, default=(4096, 3072), help="tiled pair size WxH (default 4096x3072)")
     parser.add_argument("--tiles", default="256,512,1024", help="tile sizes to measure")
     parser.add_argument("--overlap", type=int, default=32)
+    parser.add_argument("--shrunk-tiles", default="512",
+                        help=f"tile sizes also measured with --prior-max-side {SHRINK_SIDE} (the memory it saves)")
     parser.add_argument("--untiled", default="1024x768,2048x1536,4096x3072", help="sizes to fuse without tiling (baseline)")
     parser.add_argument("--prior-size", type=_size, default=(2048, 1536), help="pair size for the priors experiment ('0x0' skips)")
     parser.add_argument("--prior-tile", type=int, default=512)
@@ -184,15 +189,20 @@ def main(argv: list[str] | None = None) -> int:
 
     rows, desc = [], ""
     with tempfile.TemporaryDirectory() as tmp:
-        jobs = [(args.size, int(t)) for t in args.tiles.split(",") if t] + [(_size(s), None) for s in args.untiled.split(",") if s]
-        for (w, h), tile in jobs:
+        jobs = ([(args.size, int(t), None) for t in args.tiles.split(",") if t]
+                + [(args.size, int(t), SHRINK_SIDE) for t in args.shrunk_tiles.split(",") if t]
+                + [(_size(s), None, None) for s in args.untiled.split(",") if s])
+        for (w, h), tile, side in jobs:
             ir, vi, desc_i = make_pair(Path(tmp) / f"{w}x{h}", w, h)
             desc = desc or desc_i
-            job = {"checkpoint": args.checkpoint, "ir": str(ir), "vi": str(vi), "tile": tile, "overlap": args.overlap}
+            job = {"checkpoint": args.checkpoint, "ir": str(ir), "vi": str(vi), "tile": tile, "overlap": args.overlap,
+                   "prior_max_side": side}
             r = run_child(job)
-            print(f"{w}x{h} tile={tile}: {r}", file=sys.stderr, flush=True)
+            print(f"{w}x{h} tile={tile} prior_max_side={side}: {r}", file=sys.stderr, flush=True)
             rows.append({"size": f"{w}x{h}", "megapixels": round(w * h / 1e6, 1), "tile": tile or "none",
-                         "overlap": args.overlap if tile else "", "peak_rss_mb": r.get("peak_rss_mb", "failed"),
+                         "overlap": args.overlap if tile else "",
+                         "priors": (f"shrunk to {side}" if side else "full resolution") if tile else "",
+                         "peak_rss_mb": r.get("peak_rss_mb", "failed"),
                          "after_load_rss_mb": r.get("after_load_rss_mb", ""), "wall_s": r.get("wall_s", ""),
                          "note": r.get("error", "")})
             trained = r.get("trained", True)
@@ -220,9 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     writer.writerows(rows)
     _write_atomic(args.out_dir / "tiling_memory.csv", buf.getvalue())
     md = ["# Tiled fusion: peak memory (CPU)", "", info + ".", "",
-          "| size | MP | tile | overlap | peak RSS MB | RSS after model load MB | wall s | note |",
-          "|---|---:|---:|---:|---:|---:|---:|---|"]
-    md += [f"| {r['size']} | {r['megapixels']} | {r['tile']} | {r['overlap']} | {r['peak_rss_mb']} | "
+          "| size | MP | tile | overlap | priors | peak RSS MB | RSS after model load MB | wall s | note |",
+          "|---|---:|---:|---:|---|---:|---:|---:|---|"]
+    md += [f"| {r['size']} | {r['megapixels']} | {r['tile']} | {r['overlap']} | {r['priors']} | {r['peak_rss_mb']} | "
            f"{r['after_load_rss_mb']} | {r['wall_s']} | {r['note']} |" for r in rows]
     if prior and "error" not in prior:
         w, h = args.prior_size

@@ -15,7 +15,7 @@ overlapping tiles and blends the tiles back with linear feathering:
   tiles, which shows as seams. Deviation (ours): the official code has no tiling.
   Shrunk priors differ from full-resolution ones because the 7×7/stride-4 stem
   sees a coarser image, and with the trained "lite" weights the difference is
-  large (DPEN reads the shrunk VI as less degraded);
+  large (the DPEN prior of the VI image changes most);
   ``benchmarks/bench_tiling_memory.py`` measures it and the memory saved.
 * **Tiles on the padded lattice.** The pair is reflect-padded to a multiple of
   ``pad_multiple`` exactly as the untiled path does; tile size and overlap are
