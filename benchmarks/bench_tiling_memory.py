@@ -161,12 +161,6 @@ def run_child(job: dict) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -218,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from dspfusion.io import write_text_atomic
+
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     model_note = source + ("" if trained else " — RANDOMLY INITIALISED (no trained weights installed)")
     info = (f"{desc}; model {model_note}; 10 SPDM steps, seed 0; peak RSS = ru_maxrss of a fresh process that reads the PNGs, "
@@ -228,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    _write_atomic(args.out_dir / "tiling_memory.csv", buf.getvalue())
+    write_text_atomic(args.out_dir / "tiling_memory.csv", buf.getvalue())
     md = ["# Tiled fusion: peak memory (CPU)", "", info + ".", "",
           "| size | MP | tile | overlap | priors | peak RSS MB | RSS after model load MB | wall s | note |",
           "|---|---:|---:|---:|---|---:|---:|---:|---|"]
@@ -253,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                + ", ".join(f"{k} {v}" for k, v in prior["prior_rel_l2"].items()) + "."]
     elif prior:
         md += ["", f"Priors experiment failed: {prior['error']}"]
-    _write_atomic(args.out_dir / "tiling_memory.md", "\n".join(md) + "\n")
+    write_text_atomic(args.out_dir / "tiling_memory.md", "\n".join(md) + "\n")
     print("\n".join(md))
     return 0
 

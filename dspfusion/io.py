@@ -153,6 +153,21 @@ def write_image(path: str | Path, arr: np.ndarray, overwrite: bool = False) -> P
     return path
 
 
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Replace ``path`` with ``text`` (UTF-8) atomically: a temporary file in the same folder, then a rename, so a
+    reader never sees a half-written file. For reports and logs; user outputs go through :func:`write_image`."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        commit_temp(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def commit_temp(tmp: str | Path, path: str | Path) -> None:
     """Rename a finished temporary file onto ``path`` with the usual permissions (mkstemp creates 0600 files)."""
     umask = os.umask(0)

@@ -105,14 +105,18 @@ def plan_axis(size: int, tile: int, overlap: int) -> TilePlan:
     return TilePlan(size, tile, tuple(dict.fromkeys(starts)))
 
 
-def check_tiling(tile: int, overlap: int, multiple: int, passes: int = 0) -> tuple[int, int]:
-    """Validate ``--tile``/``--tile-overlap``/``--tile-passes`` and snap tile and overlap to ``multiple`` → (tile, overlap).
+def check_tiling(tile: int, overlap: int, multiple: int, passes: int = 0,
+                 prior_max_side: int | None = None) -> tuple[int, int]:
+    """Validate ``--tile``/``--tile-overlap``/``--tile-passes``/``--prior-max-side`` and snap tile and overlap to
+    ``multiple`` → (tile, overlap).
 
     The tile is rounded *down* (it is a memory budget), the overlap *up* (it is a
     minimum), both to multiples of the model's ``pad_multiple``.
     """
     if tile < multiple:
         raise UserError(f"--tile {tile} is too small; this model needs tiles of at least {multiple} pixels (use e.g. --tile 512)")
+    if prior_max_side is not None and prior_max_side < multiple:
+        raise UserError(f"--prior-max-side {prior_max_side} is too small; use at least {multiple} (or leave it unset for full resolution)")
     if passes < 0:
         raise UserError(f"--tile-passes {passes} is negative; use 0 or more (default {DEFAULT_STAT_PASSES})")
     if overlap < 0:
@@ -173,9 +177,7 @@ def fuse_tiled(
     if ir.shape[0] != 1 or vi.shape != ir.shape:
         raise ValueError(f"fuse_tiled takes one pair of equal shape [1,3,H,W], got {tuple(ir.shape)} and {tuple(vi.shape)}")
     m = model.config.fusion.pad_multiple
-    tile, overlap = check_tiling(tile, overlap, m, stat_passes)
-    if prior_max_side is not None and prior_max_side < m:
-        raise UserError(f"--prior-max-side {prior_max_side} is too small; use at least {m} (or leave it unset for full resolution)")
+    tile, overlap = check_tiling(tile, overlap, m, stat_passes, prior_max_side)
     dev = model.device
     h, w = vi.shape[-2:]
 

@@ -268,3 +268,13 @@ def test_grey_visible_gives_grey_output(ckpt, tmp_path):
 def test_read_image_errors_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="is a folder"):
         read_image(tmp_path)
+
+
+def test_write_text_atomic_replaces_whole_file(tmp_path):
+    from dspfusion.io import write_text_atomic
+
+    target = tmp_path / "report.md"
+    target.write_text("old")
+    assert write_text_atomic(target, "new ünïcode\n") == target
+    assert target.read_text(encoding="utf-8") == "new ünïcode\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]  # no temporary file left behind

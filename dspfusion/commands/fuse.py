@@ -66,12 +66,11 @@ def run(args: argparse.Namespace) -> int:
               tile=args.tile, tile_overlap=args.tile_overlap, tile_passes=args.tile_passes, prior_max_side=args.prior_max_side)
     if args.prior_max_side is not None and args.tile is None:
         raise UserError(f"--prior-max-side {args.prior_max_side} only applies to tiled fusion; add --tile SIZE or drop it")
-    if args.prior_max_side is not None and args.prior_max_side < 8:
-        raise UserError(f"--prior-max-side {args.prior_max_side} is too small; use at least 8 (or leave it unset for full resolution)")
     if args.tile is not None:
         from ..tiling import check_tiling
 
-        check_tiling(args.tile, args.tile_overlap, 8, args.tile_passes)  # early check; every model's pad multiple is a multiple of 8
+        # early check; every model's pad multiple is a multiple of 8
+        check_tiling(args.tile, args.tile_overlap, 8, args.tile_passes, args.prior_max_side)
     from ..video import is_video_path
 
     if args.frames or is_video_path(args.ir) or is_video_path(args.vi):
