@@ -15,9 +15,14 @@ trained for nothing but classification, for several sizes, to tell how much of t
    whole held-out images (msrs30 and the three test sets; ``--max-eval-pairs`` per folder), degraded with every
    class under seed 1, feature = mean type vector of 96-pixel tiles.
 
-Outputs: benchmarks/results/dpen_capacity.{csv,md} (one row per variant of this run).
+Outputs: benchmarks/results/dpen_capacity.{csv,md} (one row per variant of this run; ``--out-dir`` elsewhere).
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/dpen_capacity.py --variant lite=16,2,24 paper=32,4,48
+
+It is also how the shipped model's DPEN was pretrained for classification (docs/TRAINING.md, ``lite7``):
+``--init MODEL`` starts from a model's DPEN instead of from scratch, ``--save-dir DIR`` writes each trained DPEN and
+probe to ``DIR/NAME.safetensors``, which ``dspfusion train --set dpen_init=...`` loads. ``--train-roots`` and
+``--root-repeat`` change the folders the crops come from (the held-out folders are refused).
 """
 from __future__ import annotations
 
@@ -69,14 +74,15 @@ def build(embed: int, blocks: int, stem: int, tile: int):
     return build_model(cfg.replace(probe_tile=tile))
 
 
-def train_variant(model, steps: int, batch: int, lr: float, seed: int, workers: int, log_every: int) -> float:
+def train_variant(model, steps: int, batch: int, lr: float, seed: int, workers: int, log_every: int,
+                  roots: list[Path], root_repeat: dict[str, int] | None) -> float:
     from torch.utils.data import DataLoader, RandomSampler
 
     from dspfusion.data import SyntheticPairDataset
 
     torch.manual_seed(seed)
-    ds = SyntheticPairDataset(TRAIN_ROOTS, crop=96, proportions=PROPORTIONS, contrastive=False, seed=seed,
-                              max_side=640)
+    ds = SyntheticPairDataset(roots, crop=96, proportions=PROPORTIONS, contrastive=False, seed=seed,
+                              max_side=640, root_repeat=root_repeat)
     sampler = RandomSampler(ds, replacement=True, num_samples=steps * batch, generator=torch.Generator().manual_seed(seed))
     loader = DataLoader(ds, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=True,
                         persistent_workers=workers > 0)
@@ -122,7 +128,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--log-every", type=int, default=200)
     ap.add_argument("--out-dir", type=Path, default=REPO / "benchmarks" / "results")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start every variant's DPEN from this model's DPEN (.safetensors; sizes must match)")
+    ap.add_argument("--save-dir", type=Path, default=None,
+                    help="write each trained DPEN + probe to SAVE_DIR/NAME.safetensors (for initialising a model)")
+    ap.add_argument("--train-roots", nargs="+", type=Path, default=TRAIN_ROOTS,
+                    help="clean pair folders to draw training crops from (default: msrs1083, roadscene171, llvip32)")
+    ap.add_argument("--root-repeat", nargs="*", default=[], metavar="FOLDER=N",
+                    help="draw the pairs of these folders N times per epoch, e.g. roadscene171=6 llvip32=30")
     args = ap.parse_args(argv)
+    held = {p.resolve() for p in DEFAULT_EVAL}
+    if any(p.resolve() in held for p in args.train_roots):
+        raise SystemExit("--train-roots: a held-out evaluation folder cannot be used for training")
+    try:
+        repeat = {k: int(v) for k, v in (item.split("=") for item in args.root_repeat)} or None
+    except ValueError:
+        raise SystemExit(f"--root-repeat {args.root_repeat}: expected FOLDER=N items") from None
     torch.set_num_threads(args.threads)
     variants = [parse_variant(v) for v in args.variant]
     print(f"loading held-out pairs ({args.max_eval_pairs} per folder)...", flush=True)
@@ -132,8 +153,17 @@ def main(argv: list[str] | None = None) -> int:
         torch.manual_seed(args.seed)  # the same initial weights for the same size, whatever ran before
         model = build(embed, blocks, stem, tile=96)
         n_params = count_parameters(model.degradation)
+        if args.init is not None:
+            from safetensors import safe_open
+
+            with safe_open(str(args.init), "pt") as f:  # a model file or a file this script saved
+                dpen = {k[len("degradation."):]: f.get_tensor(k) for k in f.keys() if k.startswith("degradation.")}
+                meta = f.metadata() or {}
+            model.degradation.load_state_dict(dpen)  # raises on a size mismatch
+            print(f"{name}: DPEN initialised from {args.init} (step {meta.get('step', meta.get('steps'))})", flush=True)
         print(f"{name}: DPEN embed {embed}, blocks {blocks}, stem {stem}: {n_params:,} parameters", flush=True)
-        train_s = train_variant(model, args.steps, args.batch, args.lr, args.seed, args.workers, args.log_every)
+        train_s = train_variant(model, args.steps, args.batch, args.lr, args.seed, args.workers, args.log_every,
+                                args.train_roots, repeat)
         t0 = time.time()
         sets, _ = build_eval_features(model, eval_sources, seed=1, tiles={"t96": 96})
         fs = sets["t96"]
@@ -143,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
             _, y = fs.arrays(m)
             p = predict(model.probe, fs, m)
             per_class[name][m] = {c: float((p[y == k] == k).mean()) for k, c in enumerate(classes) if (y == k).any()}
-        rows.append({"variant": name, "embed": embed, "blocks": blocks, "stem": stem, "dpen_params": n_params,
+        if args.save_dir is not None:
+            save_dpen(model, args.save_dir / f"{name}.safetensors", {"embed": embed, "blocks": blocks, "stem": stem,
+                      "steps": args.steps, "init": str(args.init or ""), "vi_acc": acc["vi"], "ir_acc": acc["ir"]})
+        rows.append({"variant": name, "init": args.init.name if args.init else "", "embed": embed, "blocks": blocks, "stem": stem, "dpen_params": n_params,
                      "steps": args.steps, "batch": args.batch, "train_min": round(train_s / 60, 1),
                      "vi_acc": round(acc["vi"], 4), "ir_acc": round(acc["ir"], 4),
                      "vi_n": len(fs.y["vi"]), "ir_n": len(fs.y["ir"]), "eval_s": round(time.time() - t0)})
@@ -151,6 +184,21 @@ def main(argv: list[str] | None = None) -> int:
               + ", ".join(f"{c} {v:.0%}" for c, v in per_class[name]["vi"].items()), flush=True)
         write_results(args, argv, rows, per_class)  # after every variant, so a stopped run keeps what it measured
     return 0
+
+
+def save_dpen(model, path: Path, meta: dict) -> None:
+    """DPEN + probe weights (keys as in the model: ``degradation.*``, ``probe.*``), written atomically."""
+    from safetensors.torch import save_file
+
+    from dspfusion.io import commit_temp
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {f"{k}": v.detach().contiguous() for k, v in model.state_dict().items()
+             if k.startswith(("degradation.", "probe."))}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp), metadata={k: str(v) for k, v in meta.items()})
+    commit_temp(tmp, path)
+    print(f"wrote {path}", flush=True)
 
 
 def write_results(args: argparse.Namespace, argv: list[str] | None, rows: list[dict], per_class: dict) -> None:
@@ -163,14 +211,17 @@ def write_results(args: argparse.Namespace, argv: list[str] | None, rows: list[d
     cmd = " ".join(["python", "benchmarks/dpen_capacity.py", *(argv if argv is not None else sys.argv[1:])])
     md = ["# DPEN capacity: degradation classification by DPEN size", "",
           "Generated by `benchmarks/dpen_capacity.py`; do not edit by hand. Command:", "", f"    {cmd}", "",
-          f"Each DPEN (with a linear probe) trained from scratch for classification only, {args.steps} steps of "
+          f"Each DPEN (with a linear probe) trained {'from ' + str(args.init) + chr(39) + 's DPEN' if args.init else 'from scratch'} "
+          f"for classification only, {args.steps} steps of "
           f"{args.batch} VI + {args.batch} IR crops (96 px, Stage I's synthetic degradations, every class equally "
-          f"likely), AdamW lr {args.lr}, seed {args.seed}. Held out: fit_probe.py's protocol on {args.max_eval_pairs} "
+          f"likely) from {', '.join(p.name for p in args.train_roots)}"
+          f"{' (repeats ' + ' '.join(args.root_repeat) + ')' if args.root_repeat else ''}, AdamW lr {args.lr}, seed {args.seed}. Held out: fit_probe.py's protocol on {args.max_eval_pairs} "
           "pairs per folder of msrs30, msrs91, tno42, roadscene50 (whole images, mean type vector of 96-px tiles). "
           f"Machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, {args.threads} thread(s).", "",
-          "| variant | DPEN embed / blocks / stem | DPEN parameters | train min | held-out VI | held-out IR |",
-          "|---|---|---:|---:|---:|---:|"]
-    md += [f"| {r['variant']} | {r['embed']} / {r['blocks']} / {r['stem']} | {r['dpen_params']:,} | {r['train_min']} | "
+          "| variant | DPEN embed / blocks / stem | initialised from | DPEN parameters | train min | held-out VI | "
+          "held-out IR |",
+          "|---|---|---|---:|---:|---:|---:|"]
+    md += [f"| {r['variant']} | {r['embed']} / {r['blocks']} / {r['stem']} | {r['init'] or 'scratch'} | {r['dpen_params']:,} | {r['train_min']} | "
            f"{r['vi_acc']:.1%} ({r['vi_n']}) | {r['ir_acc']:.1%} ({r['ir_n']}) |" for r in rows]
     md += ["", "Held-out recall per class:", "",
            "| variant | " + " | ".join(f"VI {c}" for c in VI_CLASSES) + " | " + " | ".join(f"IR {c}" for c in IR_CLASSES) + " |",

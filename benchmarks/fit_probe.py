@@ -562,7 +562,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--tile must be 0 or >= 16")
     torch.set_num_threads(args.threads)
     t_start = time.time()
-    command = "OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python benchmarks/fit_probe.py " + " ".join(
+    # the command as run (the thread setting of the environment included; it changed the results' timing only)
+    env = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else ""
+    command = env + "python benchmarks/fit_probe.py " + " ".join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
 
     model, info = load_model(args.model)

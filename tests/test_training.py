@@ -160,6 +160,43 @@ def test_dpen_lr_scale_sets_a_second_group(data, tmp_path, monkeypatch):
     assert len(seen["lrs"]) == 2 and seen["lrs"][1] == pytest.approx(4.0 * seen["lrs"][0])
 
 
+def test_dpen_init_loads_dpen_and_freeze_dpen_keeps_it(data, tmp_path):
+    """dpen_init copies a file's degradation.* (and a fitting probe.*) into the new model; freeze_dpen leaves DPEN
+    unchanged through Stage I while the fusion network trains; a DPEN of another size is refused by name."""
+    from safetensors.torch import save_file
+
+    torch.manual_seed(1)
+    donor = Trainer(tiny_cfg(data, tmp_path / "donor", model=_with_probe()), resume=False, progress=False).model
+    for p in donor.degradation.parameters():
+        p.data.add_(0.05)  # distinct from any fresh initialisation
+    file = tmp_path / "dpen.safetensors"
+    save_file({k: v.contiguous() for k, v in donor.state_dict().items() if k.startswith(("degradation.", "probe."))},
+              str(file))
+    cfg = tiny_cfg(data, tmp_path / "run", model=_with_probe(), dpen_init=str(file), freeze_dpen=True,
+                   stage1_iters=2, stage2_iters=0, warmup=0)
+    t = Trainer(cfg, resume=False, progress=False)
+    ref = {k: v.clone() for k, v in donor.state_dict().items()}
+    for k, v in t.model.state_dict().items():
+        if k.startswith(("degradation.", "probe.")):
+            assert torch.equal(v, ref[k]), k
+    fusion_before = [p.clone() for p in t.model.fusion.parameters()]
+    t._run_stage(1, 2)
+    for k, v in t.model.degradation.state_dict().items():
+        assert torch.equal(v, ref["degradation." + k]), k
+    assert any(not torch.equal(a, b) for a, b in zip(fusion_before, t.model.fusion.parameters()))
+    # a DPEN of another size: a clear error
+    save_file({"degradation.stem.0.weight": torch.zeros(3, 3, 7, 7)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(UserError, match="does not match"):
+        Trainer(tiny_cfg(data, tmp_path / "r2", model=_with_probe(), dpen_init=str(tmp_path / "other.safetensors")),
+                resume=False, progress=False)
+    with pytest.raises(UserError, match="not found"):
+        Trainer(tiny_cfg(data, tmp_path / "r3", dpen_init=str(tmp_path / "missing.safetensors")), resume=False,
+                progress=False)
+    for bad in ("freeze_dpen=yes", "dpen_init=3"):
+        with pytest.raises(UserError, match=bad.split("=")[0]):
+            TrainConfig.load(None, [bad])
+
+
 def test_two_stages_train_and_export(data, tmp_path):
     cfg = tiny_cfg(data, tmp_path / "run", val_roots=[str(data)], val_items=2, val_every=2)
     path = Trainer(cfg, resume=False, progress=False).run()

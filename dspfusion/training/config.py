@@ -45,6 +45,11 @@ class TrainConfig:
     # the probe on detached type vectors, as before
     probe_dpen_weight: float = 0.0
     dpen_lr_scale: float = 1.0  # Stage I learning rate of DPEN relative to ``lr`` (ours; 1 = the official single rate)
+    # ours: start DPEN (and the probe, where its layout matches) from this file's ``degradation.*`` / ``probe.*``
+    # tensors, e.g. a DPEN pretrained for classification by benchmarks/dpen_capacity.py --save-dir; applied after
+    # init_from, only when a run starts (a resumed run has them in its checkpoint)
+    dpen_init: str | None = None
+    freeze_dpen: bool = False  # ours: Stage I leaves DPEN (and so its type vectors) as they are
     prior_weight: float = 10.0  # Stage II L1 to the clean semantic prior
     # bookkeeping
     log_every: int = 10
@@ -90,6 +95,10 @@ class TrainConfig:
             value = data.get(key, 1.0)
             if not isinstance(value, (int, float)) or value < lowest:
                 raise UserError(f"{key}: expected {what}, got {value!r}")
+        if not isinstance(data.get("freeze_dpen", False), bool):
+            raise UserError(f"freeze_dpen: expected true or false, got {data['freeze_dpen']!r}")
+        if data.get("dpen_init") is not None and not isinstance(data["dpen_init"], str):
+            raise UserError(f"dpen_init: expected a path to a .safetensors file, got {data['dpen_init']!r}")
         repeat = data.get("root_repeat")
         if repeat is not None and (
             not isinstance(repeat, dict)

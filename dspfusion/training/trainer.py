@@ -5,7 +5,8 @@ contrastive set) and the fusion network jointly with the fusion loss against the
 clean targets and the contrastive loss; our degradation probe is trained on the
 detached DPEN type vectors at the same time. With ``probe_dpen_weight`` > 0 (ours)
 the probe's cross-entropy also trains DPEN, through a detached copy of the probe,
-and ``dpen_lr_scale`` gives DPEN its own learning rate. Stage II freezes them and trains only
+and ``dpen_lr_scale`` gives DPEN its own learning rate; ``dpen_init`` starts DPEN from a file (e.g. one
+pretrained for classification) and ``freeze_dpen`` keeps it fixed. Stage II freezes them and trains only
 the SPDM denoiser, back-propagating through the whole unrolled sampler and the
 frozen fusion network: fusion loss + 10 · L1(P̂s, SPEN(clean pair)).
 
@@ -41,6 +42,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..checkpoint import save_model
 from ..config import DSPFusionConfig, get_preset
+from ..errors import UserError
 from ..models import DSPFusion, build_model
 from ..official import safe_torch_load
 from ..version import __version__
@@ -274,8 +276,41 @@ class Trainer:
             self.init_step = int(info.get("step") or 0)
             if self.d.main:
                 print(f"initialised from {cfg.init_from} (step {info['step']})")
+        if state is None and cfg.dpen_init:
+            self._load_dpen(cfg.dpen_init)
         if self.d.main:
             self.out.mkdir(parents=True, exist_ok=True)
+
+    def _load_dpen(self, path: str) -> None:
+        """DPEN (and the probe, when its tensors fit) from a safetensors file's ``degradation.*`` / ``probe.*``."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        if not Path(path).is_file():
+            raise UserError(f"dpen_init {path}: file not found")
+        try:
+            tensors = load_file(path)
+        except (SafetensorError, OSError) as exc:
+            raise UserError(f"dpen_init {path}: not a readable safetensors file ({exc})") from None
+        parts = {"degradation": self.model.degradation, "probe": self.model.probe}
+        loaded = []
+        for prefix, module in parts.items():
+            sub = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+            if module is None or not sub:
+                if prefix == "degradation":
+                    raise UserError(f"dpen_init {path}: no degradation.* tensors (a DPEN) in the file")
+                continue
+            own = module.state_dict()
+            fits = set(sub) == set(own) and all(sub[k].shape == own[k].shape for k in own)
+            if not fits:
+                if prefix == "degradation":
+                    raise UserError(f"dpen_init {path}: its DPEN does not match the model's (different size); "
+                                    "train it with the model's deg_embed / deg_blocks / deg_stem")
+                continue  # a probe of another layout (e.g. a refit one) stays as it was
+            module.load_state_dict(sub)
+            loaded.append(prefix)
+        if self.d.main:
+            print(f"dpen_init: {' and '.join(loaded)} from {path}")
 
     # -- data ----------------------------------------------------------------------------------
     def _datasets(self):
@@ -287,7 +322,8 @@ class Trainer:
         if train_roots is None and val_roots:
             held = {Path(r).resolve() for r in val_roots}
             train_roots = [str(p) for p in find_pair_roots(default_train_root()) if Path(p).resolve() not in held]
-        contrastive = self.stage == 1 and cfg.use_priors
+        # the contrastive loss trains only DPEN: a frozen DPEN needs no contrastive sets
+        contrastive = self.stage == 1 and cfg.use_priors and not cfg.freeze_dpen
         train = SyntheticPairDataset(train_roots, crop=cfg.crop, proportions=cfg.proportions, contrastive=contrastive,
                                      seed=cfg.seed, max_side=cfg.max_side, negatives=cfg.negatives,
                                      root_repeat=cfg.root_repeat)
@@ -366,6 +402,9 @@ class Trainer:
             p.requires_grad_(False)
         module: nn.Module = Stage1(model, cfg, self.weights) if stage == 1 else Stage2(model, cfg, self.weights)
         trained = [p for p in module.parameters()]
+        if stage == 1 and cfg.freeze_dpen:
+            frozen = {id(p) for p in model.degradation.parameters()}
+            trained = [p for p in trained if id(p) not in frozen]
         for p in trained:
             p.requires_grad_(True)
         model.train()
@@ -376,7 +415,7 @@ class Trainer:
         if dist.is_initialized():
             runner = nn.parallel.DistributedDataParallel(module, device_ids=[self.d.device.index] if self.d.device.type == "cuda" else None)
         groups: list[dict] = [{"params": trained, "lr_scale": 1.0}]
-        if stage == 1 and cfg.dpen_lr_scale != 1.0:  # two groups only then: older optimizer states have one
+        if stage == 1 and cfg.dpen_lr_scale != 1.0 and not cfg.freeze_dpen:  # two groups only then: older optimizer states have one
             dpen = {id(p) for p in model.degradation.parameters()}
             groups = [{"params": [p for p in trained if id(p) not in dpen], "lr_scale": 1.0},
                       {"params": [p for p in trained if id(p) in dpen], "lr_scale": cfg.dpen_lr_scale}]
