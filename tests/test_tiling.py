@@ -114,8 +114,9 @@ def test_trained_weights_tiled_match_untiled():
     Their trained attention temperatures make per-tile statistics visible. Measured with the step-23,500 weights
     (mean / max grey levels, seam excess): 0 passes 5.4 / 48 / 0.63; 1 pass 3.1 / 7.9 / 0.52; 2 passes (default)
     1.36 / 4.1 / 0.00; 3 passes 0.54 / 3.5 / 0.11; 4 passes 0.31 / 3.4 / 0.06. (The step-19,900 weights converged
-    faster: 2 passes 0.36 / 3.1. The step-27,100 weights pass the same assertions; their values were not
-    re-measured.)"""
+    faster: 2 passes 0.36 / 3.1. The step-27,100 weights: 2 passes 0.32 / 3.7 / 0.20.) The step-30,200 weights
+    (DPEN pretrained for classification, fusion retrained around it) converge more slowly: 0 passes 6.3 / 40 / 0.68;
+    2 passes 2.8 / 9.8 / 0.10; 3 passes (default since then) 1.2 / 4.3 / 0.26; 4 passes 0.25 / 2.4 / 0.08."""
     from dspfusion.checkpoint import load_model
     from dspfusion.example import make_example_pair
     from dspfusion.inference import prepare_pair
@@ -127,14 +128,15 @@ def test_trained_weights_tiled_match_untiled():
     noise = model.initial_noise(1, seed=0)
     ref = Fuser(model, device="cpu").fuse_tensors(inp.ir, inp.vi, seed=0, steps=3).clamp(0, 1)
     diff = {}
-    for passes in (0, DEFAULT_STAT_PASSES, 3):
+    more = DEFAULT_STAT_PASSES + 1
+    for passes in (0, DEFAULT_STAT_PASSES, more):
         out = fuse_tiled(model, inp.ir, inp.vi, 128, 32, steps=3, noise=noise, stat_passes=passes).clamp(0, 1)
         diff[passes] = ((out - ref).abs() * 255, seam_excess(out, ref))
     d_local, (d_tiled, seam) = diff[0][0], diff[DEFAULT_STAT_PASSES]
     assert float(d_tiled.mean()) < 2.0 and float(d_tiled.max()) < 8, (float(d_tiled.mean()), float(d_tiled.max()))
     assert float(d_local.mean()) > 3 * float(d_tiled.mean())
     assert seam < 0.3
-    assert float(diff[3][0].mean()) < 1.0  # more passes converge further
+    assert float(diff[more][0].mean()) < min(1.0, float(d_tiled.mean()))  # more passes converge further
 
 
 def test_priors_computed_once_on_a_shrunk_copy(model, monkeypatch):

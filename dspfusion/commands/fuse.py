@@ -32,9 +32,9 @@ def register(sub) -> argparse.ArgumentParser:
     t.add_argument("--tile", type=int, default=None, metavar="SIZE",
                    help="fuse in overlapping SIZE x SIZE tiles (bounded memory; priors computed once per image)")
     t.add_argument("--tile-overlap", type=int, default=32, metavar="N", help="overlap between tiles in pixels (default 32)")
-    t.add_argument("--tile-passes", type=int, default=2, metavar="N",
+    t.add_argument("--tile-passes", type=int, default=3, metavar="N",
                    help="passes over the tiles that gather image-wide attention statistics before the output pass "
-                   "(default 2; 0 = per-tile statistics, fastest but tiles differ; see docs/BENCHMARKS.md)")
+                   "(default 3; 0 = per-tile statistics, fastest but tiles differ; see docs/BENCHMARKS.md)")
     t.add_argument("--prior-max-side", type=int, default=None, metavar="N",
                    help="with --tile: compute the priors on a copy shrunk to a long side of N pixels instead of the "
                    "full-resolution image (less memory on very large images, but the output changes; see docs/BENCHMARKS.md)")
