@@ -193,7 +193,7 @@ def save_dpen(model, path: Path, meta: dict) -> None:
     from dspfusion.io import commit_temp
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {f"{k}": v.detach().contiguous() for k, v in model.state_dict().items()
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()
              if k.startswith(("degradation.", "probe."))}
     tmp = path.with_name(path.name + ".tmp")
     save_file(state, str(tmp), metadata={k: str(v) for k, v in meta.items()})
