@@ -8,6 +8,9 @@
 * :class:`TokenDown` — the "token-down" projection that builds the multi-scale
   prior pyramids inside the fusion network: a linear map over the token axis
   followed by a linear map over channels, no activation.
+* :func:`squared_norms`, :func:`cosine_from_gram` — the per-head channel norms and cosines
+  of transposed attention (:mod:`.restormer`), shared with tiled inference
+  (:mod:`.tile_statistics`).
 """
 from __future__ import annotations
 
@@ -64,3 +67,20 @@ class TokenDown(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.channel_proj(self.token_proj(x.transpose(1, 2)).transpose(1, 2))
+
+
+NORM_EPS = 1e-12  # F.normalize's default floor on the norm
+
+
+def squared_norms(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """Per-channel ``Σ_{H,W} x²`` of ``[B, C, H, W]`` → ``[B, heads, C/heads]``.
+
+    Reduced over the spatial axes of the 4-D map rather than the flattened last axis of the per-head view: with a
+    channels-last tensor that axis is strided, and a norm over it is several times slower."""
+    b, c = x.shape[:2]
+    return x.square().sum(dim=(2, 3)).reshape(b, heads, c // heads)
+
+
+def cosine_from_gram(gram: torch.Tensor, nq: torch.Tensor, nk: torch.Tensor) -> torch.Tensor:
+    """q̂ k̂ᵀ from q kᵀ ``[B,h,c,c]`` and the squared norms ``[B,h,c]``, with F.normalize's floor on each norm."""
+    return gram / (nq.sqrt().clamp_min(NORM_EPS)[..., :, None] * nk.sqrt().clamp_min(NORM_EPS)[..., None, :])

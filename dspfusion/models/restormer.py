@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import LayerNorm
+from .common import LayerNorm, cosine_from_gram, squared_norms
 from .tile_statistics import current
 
 
@@ -29,12 +29,15 @@ def transposed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, head
     """Channel ("transposed") attention. q, k, v: ``[B, C, H, W]`` → ``[B, C, H, W]``.
 
     Per head, q and k are L2-normalised over H·W, A = softmax(τ · q kᵀ) is (C/h)×(C/h).
+    Computed as q kᵀ divided by the outer product of the norms, which equals normalising first
+    (``F.normalize``, floor 1e-12) up to float rounding but never writes normalised copies of q and k.
     Inside tiled inference the norms and q kᵀ are the whole image's (:mod:`.tile_statistics`).
     """
     b, c, h, w = q.shape
     stats = current()
     if stats is None:
-        cos = F.normalize(_heads(q, heads), dim=-1) @ F.normalize(_heads(k, heads), dim=-1).transpose(-2, -1)
+        gram = _heads(q, heads) @ _heads(k, heads).transpose(-2, -1)
+        cos = cosine_from_gram(gram, squared_norms(q, heads), squared_norms(k, heads))
     else:
         cos = stats.cosine(q, k, heads)
     out = (cos * temperature).softmax(dim=-1) @ _heads(v, heads)

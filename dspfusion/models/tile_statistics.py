@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import torch
-import torch.nn.functional as F
 
-_EPS = 1e-12  # F.normalize's default floor on the norm
+from .common import cosine_from_gram, squared_norms
+
 _ACTIVE: ContextVar["TileStatistics | None"] = ContextVar("dspfusion_tile_statistics", default=None)
 
 
@@ -113,14 +113,13 @@ class TileStatistics:
     def cosine(self, q: torch.Tensor, k: torch.Tensor, heads: int) -> torch.Tensor:
         """The image-wide q̂k̂ᵀ of transposed attention. q, k ``[B,C,h,w]`` → ``[B,heads,C/h,C/h]``."""
         split = lambda t: t.reshape(t.shape[0], heads, t.shape[1] // heads, -1)  # noqa: E731
-        qo, ko = split(self._owned(q)), split(self._owned(k))
-        prev = self._record(lambda: [qo @ ko.transpose(-2, -1), qo.square().sum(-1), ko.square().sum(-1)])
+        qo, ko = self._owned(q), self._owned(k)
+        prev = self._record(lambda: [split(qo) @ split(ko).transpose(-2, -1), squared_norms(qo, heads), squared_norms(ko, heads)])
         if prev is None:
-            qh, kh = split(q), split(k)
-            gram, nq, nk = qh @ kh.transpose(-2, -1), qh.square().sum(-1), kh.square().sum(-1)
+            gram, nq, nk = split(q) @ split(k).transpose(-2, -1), squared_norms(q, heads), squared_norms(k, heads)
         else:
             gram, nq, nk = prev
-        return gram / (nq.sqrt().clamp_min(_EPS)[..., :, None] * nk.sqrt().clamp_min(_EPS)[..., None, :])
+        return cosine_from_gram(gram, nq, nk)
 
     def mean(self, x: torch.Tensor) -> torch.Tensor:
         """Image-wide ``mean_{H,W}`` of a ``[B,C,h,w]`` feature map → ``[B,C]``."""
