@@ -154,12 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         model = build(embed, blocks, stem, tile=96)
         n_params = count_parameters(model.degradation)
         if args.init is not None:
-            from safetensors import safe_open
+            from dspfusion.checkpoint import load_parts, read_metadata
 
-            with safe_open(str(args.init), "pt") as f:  # a model file or a file this script saved
-                dpen = {k[len("degradation."):]: f.get_tensor(k) for k in f.keys() if k.startswith("degradation.")}
-                meta = f.metadata() or {}
-            model.degradation.load_state_dict(dpen)  # raises on a size mismatch
+            # a model file or a file this script saved; a DPEN of another size is an error
+            load_parts(model, args.init, "degradation", label="--init", hint="pick a --variant of the same size")
+            meta = read_metadata(args.init)
             print(f"{name}: DPEN initialised from {args.init} (step {meta.get('step', meta.get('steps'))})", flush=True)
         print(f"{name}: DPEN embed {embed}, blocks {blocks}, stem {stem}: {n_params:,} parameters", flush=True)
         train_s = train_variant(model, args.steps, args.batch, args.lr, args.seed, args.workers, args.log_every,

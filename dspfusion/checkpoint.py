@@ -63,6 +63,43 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         return dict(f.metadata() or {})
 
 
+def load_parts(model: DSPFusion, path: str | Path, required: str, optional: tuple[str, ...] = (),
+               label: str = "weights", hint: str = "") -> list[str]:
+    """Load sub-networks of ``model`` from the ``<part>.*`` tensors of a safetensors file; → the parts loaded.
+
+    ``required`` (e.g. ``"degradation"``, DPEN) must be in the file with the model's exact tensor names and
+    shapes, else :class:`UserError` naming ``label``, the file and the problem (``hint``: how to fix a size
+    mismatch). An ``optional`` part (e.g. ``"probe"``) is loaded only when it is in the file and fits; otherwise
+    it stays as it was. Works on whole-model files and on files holding only some parts.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not Path(path).is_file():
+        raise UserError(f"{label} {path}: file not found")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise UserError(f"{label} {path}: not a readable safetensors file ({exc})") from None
+    loaded = []
+    for prefix in (required, *optional):
+        module = getattr(model, prefix, None)
+        sub = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+        if module is None or not sub:
+            if prefix == required:
+                raise UserError(f"{label} {path}: no {prefix}.* tensors in the file")
+            continue
+        own = module.state_dict()
+        if not (set(sub) == set(own) and all(sub[k].shape == own[k].shape for k in own)):
+            if prefix == required:
+                raise UserError(f"{label} {path}: its {prefix} part does not match the model's (different size or layout)"
+                                + (f"; {hint}" if hint else ""))
+            continue
+        module.load_state_dict(sub)
+        loaded.append(prefix)
+    return loaded
+
+
 def _load_safetensors(path: Path) -> tuple[DSPFusion, dict[str, Any]]:
     from safetensors.torch import load_file
 

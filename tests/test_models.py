@@ -108,6 +108,31 @@ def test_safetensors_roundtrip(tmp_path):
         assert torch.equal(m(ir, vi, noise=noise), m2(ir, vi, noise=noise))
 
 
+def test_load_parts_takes_a_fitting_dpen_and_leaves_a_misfit_probe(tmp_path):
+    from safetensors.torch import save_file
+
+    from dspfusion.checkpoint import load_parts
+    from dspfusion.errors import UserError
+
+    torch.manual_seed(0)
+    src = build_model(replace(get_preset("tiny-official"), with_probe=True))
+    dst = build_model(replace(get_preset("tiny-official"), with_probe=True))
+    state = {k: v for k, v in src.state_dict().items() if k.startswith("degradation.")}
+    probe_key = next(k for k in src.state_dict() if k.startswith("probe."))
+    probe_before = dst.state_dict()[probe_key].clone()
+    save_file({**state, probe_key: torch.zeros(1)}, str(tmp_path / "dpen.safetensors"))  # a probe of another layout
+    assert load_parts(dst, tmp_path / "dpen.safetensors", "degradation", ("probe",)) == ["degradation"]
+    for k, v in state.items():
+        assert torch.equal(dst.state_dict()[k], v), k
+    assert torch.equal(dst.state_dict()[probe_key], probe_before)
+    save_file({probe_key: torch.zeros(1)}, str(tmp_path / "probe_only.safetensors"))
+    with pytest.raises(UserError, match="no degradation"):
+        load_parts(dst, tmp_path / "probe_only.safetensors", "degradation", label="--init")
+    (tmp_path / "junk.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(UserError, match="not a readable safetensors"):
+        load_parts(dst, tmp_path / "junk.safetensors", "degradation")
+
+
 def test_mismatched_official_checkpoint_names_keys(tmp_path):
     m = build_model("tiny-official")
     official.export_official(m, tmp_path)

@@ -42,7 +42,6 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..checkpoint import save_model
 from ..config import DSPFusionConfig, get_preset
-from ..errors import UserError
 from ..models import DSPFusion, build_model
 from ..official import safe_torch_load
 from ..version import __version__
@@ -283,32 +282,10 @@ class Trainer:
 
     def _load_dpen(self, path: str) -> None:
         """DPEN (and the probe, when its tensors fit) from a safetensors file's ``degradation.*`` / ``probe.*``."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+        from ..checkpoint import load_parts
 
-        if not Path(path).is_file():
-            raise UserError(f"dpen_init {path}: file not found")
-        try:
-            tensors = load_file(path)
-        except (SafetensorError, OSError) as exc:
-            raise UserError(f"dpen_init {path}: not a readable safetensors file ({exc})") from None
-        parts = {"degradation": self.model.degradation, "probe": self.model.probe}
-        loaded = []
-        for prefix, module in parts.items():
-            sub = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
-            if module is None or not sub:
-                if prefix == "degradation":
-                    raise UserError(f"dpen_init {path}: no degradation.* tensors (a DPEN) in the file")
-                continue
-            own = module.state_dict()
-            fits = set(sub) == set(own) and all(sub[k].shape == own[k].shape for k in own)
-            if not fits:
-                if prefix == "degradation":
-                    raise UserError(f"dpen_init {path}: its DPEN does not match the model's (different size); "
-                                    "train it with the model's deg_embed / deg_blocks / deg_stem")
-                continue  # a probe of another layout (e.g. a refit one) stays as it was
-            module.load_state_dict(sub)
-            loaded.append(prefix)
+        loaded = load_parts(self.model, path, "degradation", ("probe",), label="dpen_init",
+                            hint="train it with the model's deg_embed / deg_blocks / deg_stem")
         if self.d.main:
             print(f"dpen_init: {' and '.join(loaded)} from {path}")
 
