@@ -145,6 +145,19 @@ def test_probe_loss_reaches_dpen_only_when_asked(data, tmp_path):
             TrainConfig.load(None, [bad])
 
 
+def test_loss_weights_override_only_the_named_terms(data, tmp_path):
+    from dspfusion.training.losses import FusionLossWeights
+
+    cfg = TrainConfig.load(None, ["loss_weights={'gradient': 20}"])
+    t = Trainer(tiny_cfg(data, tmp_path / "run", loss_weights=cfg.loss_weights), resume=False, progress=False)
+    assert t.weights == FusionLossWeights(gradient=20.0)
+    assert Trainer(tiny_cfg(data, tmp_path / "run0"), resume=False, progress=False).weights == FusionLossWeights()
+    for bad in ("loss_weights={'grad': 20}", "loss_weights={'gradient': -1}", "loss_weights=[20]",
+                "loss_weights={'ssim': True}"):
+        with pytest.raises(UserError, match="loss_weights"):
+            TrainConfig.load(None, [bad])
+
+
 def test_dpen_lr_scale_sets_a_second_group(data, tmp_path, monkeypatch):
     seen = {}
     orig = torch.optim.AdamW.step

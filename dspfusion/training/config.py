@@ -51,6 +51,9 @@ class TrainConfig:
     dpen_init: str | None = None
     freeze_dpen: bool = False  # ours: Stage I leaves DPEN (and so its type vectors) as they are
     prior_weight: float = 10.0  # Stage II L1 to the clean semantic prior
+    # fusion-loss term weights that differ from the official ones (losses.FusionLossWeights: intensity 15,
+    # gradient 10, ssim 2, color 20, consistency 1), e.g. {gradient: 20}; None = the official weights
+    loss_weights: dict[str, float] | None = None
     # bookkeeping
     log_every: int = 10
     val_every: int = 500
@@ -99,6 +102,15 @@ class TrainConfig:
             raise UserError(f"freeze_dpen: expected true or false, got {data['freeze_dpen']!r}")
         if data.get("dpen_init") is not None and not isinstance(data["dpen_init"], str):
             raise UserError(f"dpen_init: expected a path to a .safetensors file, got {data['dpen_init']!r}")
+        lw = data.get("loss_weights")
+        if lw is not None:
+            from .losses import FusionLossWeights
+
+            terms = {f.name for f in fields(FusionLossWeights)}
+            if not isinstance(lw, dict) or not all(
+                k in terms and isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for k, v in lw.items()
+            ):
+                raise UserError(f"loss_weights: expected a mapping of {' / '.join(sorted(terms))}: number >= 0, got {lw!r}")
         repeat = data.get("root_repeat")
         if repeat is not None and (
             not isinstance(repeat, dict)

@@ -242,7 +242,7 @@ class Trainer:
         self.progress = progress and self.d.main
         torch.manual_seed(cfg.seed)
         model_cfg = _model_config(cfg)
-        self.weights = FusionLossWeights()
+        self.weights = FusionLossWeights(**{k: float(v) for k, v in (cfg.loss_weights or {}).items()})
         self.stage, self.step = 1, 0
         self.init_step = 0  # steps the init_from weights had already been trained for
         self._opt_state = None
