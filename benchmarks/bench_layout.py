@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     _write_atomic(args.out_dir / "speed_layout.csv", buf.getvalue())
     base = rows[0]["median_ms"]
     md = ["# CPU memory layout and attention arithmetic, milliseconds per 640x480 pair", "",
-          f"Produced by `python benchmarks/bench_layout.py`. {note}.", "",
+          f"{note}.", "",
           "| variant | median ms | min ms | max ms | vs first | max abs diff vs first |", "|---|---:|---:|---:|---:|---:|"]
     md += [f"| {r['variant']} | {r['median_ms']} | {r['min_ms']} | {r['max_ms']} | {r['median_ms'] / base:.2f}x | "
            f"{r['max_abs_diff']} |" for r in rows]

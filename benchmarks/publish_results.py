@@ -21,6 +21,7 @@ from dspfusion.benchmark.docs import update_section  # noqa: E402
 
 PRODUCERS = {
     "onnx_speed": "python benchmarks/bench_onnx.py",
+    "speed_layout": "python benchmarks/bench_layout.py",
     "tiling_memory": "python benchmarks/bench_tiling_memory.py",
     "dataloader": "python benchmarks/bench_dataloader.py",
     "metrics_speed": "python benchmarks/bench_metrics.py",
