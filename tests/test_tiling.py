@@ -116,7 +116,9 @@ def test_trained_weights_tiled_match_untiled():
     1.36 / 4.1 / 0.00; 3 passes 0.54 / 3.5 / 0.11; 4 passes 0.31 / 3.4 / 0.06. (The step-19,900 weights converged
     faster: 2 passes 0.36 / 3.1. The step-27,100 weights: 2 passes 0.32 / 3.7 / 0.20.) The step-30,200 weights
     (DPEN pretrained for classification, fusion retrained around it) converge more slowly: 0 passes 6.3 / 40 / 0.68;
-    2 passes 2.8 / 9.8 / 0.10; 3 passes (default since then) 1.2 / 4.3 / 0.26; 4 passes 0.25 / 2.4 / 0.08."""
+    2 passes 2.8 / 9.8 / 0.10; 3 passes (default since then) 1.2 / 4.3 / 0.26; 4 passes 0.25 / 2.4 / 0.08. The
+    step-31,500 weights (channels-last CPU inference): 0 passes 3.9 / 42 / 0.66; 1 pass 3.2 / 9.8 / 0.38; 2 passes
+    1.5 / 5.8 / 0.10; 3 passes 0.98 / 3.7 / 0.16; 4 passes 0.34 / 2.5 / 0.06."""
     from dspfusion.checkpoint import load_model
     from dspfusion.example import make_example_pair
     from dspfusion.inference import prepare_pair
