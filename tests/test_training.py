@@ -158,6 +158,22 @@ def test_loss_weights_override_only_the_named_terms(data, tmp_path):
             TrainConfig.load(None, [bad])
 
 
+def test_channels_last_training_matches_the_default_layout(data, tmp_path):
+    """channels_last (default on the CPU) stores the convolution weights channels-last; two steps from the same seed
+    end at the same weights as the default layout, up to float rounding."""
+    runs = {}
+    for flag in (True, False):
+        t = Trainer(tiny_cfg(data, tmp_path / str(flag), channels_last=flag, stage1_iters=2, stage2_iters=1),
+                    resume=False, progress=False)
+        w = t.model.fusion.patch_embed.weight
+        assert w.is_contiguous(memory_format=torch.channels_last) == flag and (flag or w.is_contiguous())
+        runs[flag] = load_model(t.run())[0].state_dict()
+    for k, v in runs[False].items():
+        assert torch.allclose(runs[True][k], v, atol=1e-5), k
+    with pytest.raises(UserError, match="channels_last"):
+        TrainConfig.load(None, ["channels_last=1"])
+
+
 def test_dpen_lr_scale_sets_a_second_group(data, tmp_path, monkeypatch):
     seen = {}
     orig = torch.optim.AdamW.step

@@ -277,6 +277,10 @@ class Trainer:
                 print(f"initialised from {cfg.init_from} (step {info['step']})")
         if state is None and cfg.dpen_init:
             self._load_dpen(cfg.dpen_init)
+        # before the optimizer and DDP see the parameters: .to(memory_format) replaces their storage
+        self.channels_last = bool(cfg.channels_last) and self.d.device.type == "cpu"
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         if self.d.main:
             self.out.mkdir(parents=True, exist_ok=True)
 
@@ -409,6 +413,9 @@ class Trainer:
         while self.step < total:
             batch = next(loader)
             batch = {k: (v.to(self.d.device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
+            if self.channels_last:
+                batch = {k: (v.contiguous(memory_format=torch.channels_last) if torch.is_tensor(v) and v.dim() == 4 else v)
+                         for k, v in batch.items()}
             lr = lr_at(self.step, total, cfg)
             for g in opt.param_groups:
                 g["lr"] = lr * g.get("lr_scale", 1.0)
