@@ -5,7 +5,8 @@ Times forward + backward + AdamW step of the trainer's Stage I module (``dspfusi
 ``--contrastive`` also the 3 positives per modality and 6 negatives that DPEN then encodes). The layouts are timed
 in interleaved rounds after ``--warmup`` untimed steps each, from the same weights and batch, so drifting machine
 speed affects both alike. Median, min and max seconds per step go to ``benchmarks/results/train_step_layout.csv``
-and ``.md``, with the largest relative difference of the two layouts' first-step gradients.
+and ``.md`` (``train_step_layout_contrastive.*`` with ``--contrastive``), with the largest relative difference of the
+two layouts' first-step gradients.
 
     .venv/bin/python benchmarks/bench_train_step.py [--repeats 20] [--warmup 3] [--contrastive]
 """
@@ -121,14 +122,15 @@ def main(argv: list[str] | None = None) -> int:
     w = csv.DictWriter(buf, fieldnames=list(rows[0]))
     w.writeheader()
     w.writerows(rows)
-    _write_atomic(args.out_dir / "train_step_layout.csv", buf.getvalue())
+    stem = "train_step_layout_contrastive" if args.contrastive else "train_step_layout"
+    _write_atomic(args.out_dir / f"{stem}.csv", buf.getvalue())
     md = ["# Stage I training step on the CPU: memory layout", "", f"{note}.", "",
           "| layout | median s/step | min s | max s | vs NCHW |", "|---|---:|---:|---:|---:|"]
     md += [f"| {r['layout']} | {r['median_s']} | {r['min_s']} | {r['max_s']} | {r['median_s'] / rows[0]['median_s']:.2f}x |"
            for r in rows]
     md += ["", f"Largest difference of the first step's gradients between the layouts, relative to each tensor's "
            f"largest gradient: {rel:.1e}."]
-    _write_atomic(args.out_dir / "train_step_layout.md", "\n".join(md) + "\n")
+    _write_atomic(args.out_dir / f"{stem}.md", "\n".join(md) + "\n")
     print("\n".join(md))
     return 0
 
