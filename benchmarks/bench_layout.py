@@ -21,7 +21,6 @@ import copy
 import csv
 import io
 import os
-import platform
 import statistics
 import sys
 import time
@@ -33,12 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench_baselines import load_pair  # noqa: E402  (same 640x480 pair as the baselines benchmark)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 @contextmanager
@@ -76,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from dspfusion.benchmark.provenance import cpu_model
     from dspfusion.checkpoint import load_model
     from dspfusion.inference import Fuser, prepare_pair
+    from dspfusion.io import write_text_atomic
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -112,12 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     trained = "" if info.get("trained", True) else " (RANDOMLY INITIALISED: no trained weights installed)"
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model()
     note = (f"{source}, IR {ir.shape[1]}x{ir.shape[0]}; model {Path(str(info.get('source'))).name}{trained}; 10 SPDM steps; "
             f"{args.repeats} interleaved timed rounds after {args.warmup} warm-up calls per variant; {cpu}, "
             f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads; "
@@ -127,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    _write_atomic(args.out_dir / "speed_layout.csv", buf.getvalue())
+    write_text_atomic(args.out_dir / "speed_layout.csv", buf.getvalue())
     base = rows[0]["median_ms"]
     md = ["# CPU memory layout and attention arithmetic, milliseconds per 640x480 pair", "",
           f"{note}.", "",
@@ -135,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     md += [f"| {r['variant']} | {r['median_ms']} | {r['min_ms']} | {r['max_ms']} | {r['median_ms'] / base:.2f}x | "
            f"{r['max_abs_diff']} |" for r in rows]
     md += ["", "Max abs diff: of the float outputs in [0, 1]."]
-    _write_atomic(args.out_dir / "speed_layout.md", "\n".join(md) + "\n")
+    write_text_atomic(args.out_dir / "speed_layout.md", "\n".join(md) + "\n")
     print("\n".join(md))
     return 0
 

@@ -17,7 +17,6 @@ import copy
 import csv
 import io
 import os
-import platform
 import statistics
 import sys
 import time
@@ -25,12 +24,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from dspfusion.benchmark.provenance import cpu_model
     from dspfusion.config import get_preset
+    from dspfusion.io import write_text_atomic
     from dspfusion.models import build_model
     from dspfusion.training.config import TrainConfig
     from dspfusion.training.losses import FusionLossWeights
@@ -106,12 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(r, file=sys.stderr)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model()
     what = "with the contrastive sets" if args.contrastive else "without the contrastive sets (as with freeze_dpen)"
     note = (f"`lite` preset, random weights, batch {B} x {S}x{S} crops, {what}; forward + backward + AdamW step of "
             f"Stage I; {args.repeats} interleaved rounds after {args.warmup} warm-up steps each; {cpu}, "
@@ -123,14 +113,14 @@ def main(argv: list[str] | None = None) -> int:
     w.writeheader()
     w.writerows(rows)
     stem = "train_step_layout_contrastive" if args.contrastive else "train_step_layout"
-    _write_atomic(args.out_dir / f"{stem}.csv", buf.getvalue())
+    write_text_atomic(args.out_dir / f"{stem}.csv", buf.getvalue())
     md = ["# Stage I training step on the CPU: memory layout", "", f"{note}.", "",
           "| layout | median s/step | min s | max s | vs NCHW |", "|---|---:|---:|---:|---:|"]
     md += [f"| {r['layout']} | {r['median_s']} | {r['min_s']} | {r['max_s']} | {r['median_s'] / rows[0]['median_s']:.2f}x |"
            for r in rows]
     md += ["", f"Largest difference of the first step's gradients between the layouts, relative to each tensor's "
            f"largest gradient: {rel:.1e}."]
-    _write_atomic(args.out_dir / f"{stem}.md", "\n".join(md) + "\n")
+    write_text_atomic(args.out_dir / f"{stem}.md", "\n".join(md) + "\n")
     print("\n".join(md))
     return 0
 
