@@ -61,6 +61,9 @@ class FusionNetConfig:
     stem_stride: int = 1
     # Ours, for CPU presets: channels of the full-resolution detail head (models/detail_head.py); 0 = none (official).
     detail_channels: int = 0
+    # Ours: residual 3x3 blocks inside the detail head (wider receptive field at full resolution); 0 = the
+    # three-convolution head of lite <= lite8.
+    detail_blocks: int = 0
 
     @property
     def pad_multiple(self) -> int:
@@ -183,6 +186,7 @@ def make_config(
     deg_stem: int = 48,
     with_probe: bool = False,
     detail_channels: int = 0,
+    detail_blocks: int = 0,
 ) -> DSPFusionConfig:
     """Build a consistent config from the official constructor arguments' degrees of freedom."""
     sem_dim, deg_dim = 4 * sem_embed, 4 * deg_embed
@@ -197,6 +201,7 @@ def make_config(
             deg_dim=deg_dim,
             stem_stride=stem_stride,
             detail_channels=detail_channels,
+            detail_blocks=detail_blocks,
         ),
         semantic=PriorEncoderConfig(in_chans=6, embed_dim=sem_embed, num_blocks=sem_blocks, out_dim=sem_dim, stem_dim=sem_stem),
         degradation=PriorEncoderConfig(

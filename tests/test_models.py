@@ -57,6 +57,28 @@ def test_detail_head_starts_as_the_model_without_it():
         assert (detail.fuse_with_priors(ir, vi, pri) - a).abs().max() > 1e-3
 
 
+def test_detail_blocks_start_as_identity():
+    """Residual blocks added to a trained detail head start as the identity (their second convolution is zero):
+    weights without them give the same output; once a block is non-zero it changes the output."""
+    torch.manual_seed(0)
+    plain_cfg = get_preset("lite")
+    assert plain_cfg.fusion.detail_blocks == 0  # shipped layout; blocks were tried (lite9) and not adopted
+    lite = plain_cfg.replace(fusion=replace(plain_cfg.fusion, detail_blocks=2))
+    plain = build_model(plain_cfg).eval()
+    torch.nn.init.normal_(plain.fusion.detail.conv3.weight, std=0.1)  # a trained, non-zero head
+    deep = build_model(lite).eval()
+    missing, unexpected = deep.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("fusion.detail.blocks.") for k in missing)
+    assert len(deep.fusion.detail.blocks) == lite.fusion.detail_blocks
+    ir, vi = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 48)
+    with torch.no_grad():
+        pri = plain.compute_priors(ir, vi)
+        a = plain.fuse_with_priors(ir, vi, pri)
+        assert torch.equal(a, deep.fuse_with_priors(ir, vi, pri))
+        torch.nn.init.normal_(deep.fusion.detail.blocks[0].conv2.weight, std=0.1)
+        assert (deep.fuse_with_priors(ir, vi, pri) - a).abs().max() > 1e-3
+
+
 def test_config_roundtrip_and_validation():
     cfg = get_preset("lite")
     assert DSPFusionConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg

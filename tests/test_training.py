@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -143,6 +142,22 @@ def test_probe_loss_reaches_dpen_only_when_asked(data, tmp_path):
     for bad in ("probe_dpen_weight=-1", "dpen_lr_scale=0"):
         with pytest.raises(UserError, match=bad.split("=")[0]):
             TrainConfig.load(None, [bad])
+
+
+def test_grad_vector_term_asks_for_the_dominant_edge_polarity():
+    """The optional signed-gradient term (ours, off by default) is zero when the fused luma has the dominant
+    source's edges, and catches an inverted edge that the official magnitude-only gradient term cannot see."""
+    from dspfusion.training.losses import FusionLossWeights
+
+    torch.manual_seed(0)
+    ir = torch.rand(1, 1, 24, 24).expand(-1, 3, -1, -1)  # all the edges are IR's
+    vi = torch.full((1, 3, 24, 24), 0.5)
+    assert "gvec" not in fusion_loss(ir, ir, vi)[1]
+    w = FusionLossWeights(grad_vector=1.0)
+    _, same = fusion_loss(ir, ir, vi, w)
+    _, flipped = fusion_loss(1 - ir, ir, vi, w)
+    assert same["gvec"] == pytest.approx(0.0, abs=1e-6) and flipped["gvec"] > 0.1
+    assert flipped["grad"] == pytest.approx(same["grad"], abs=1e-5)  # |gradient| is the same for 1 - ir
 
 
 def test_loss_weights_override_only_the_named_terms(data, tmp_path):
@@ -311,6 +326,33 @@ def test_continue_adds_the_detail_head(data, tmp_path):
     back = tiny_cfg(data, tmp_path / "back", model=base.to_dict(), init_from=str(tmp_path / "grow" / "model.safetensors"))
     with pytest.raises(ValueError, match="differs"):
         Trainer(back, resume=False, progress=False)
+
+
+def test_continue_adds_detail_blocks(data, tmp_path):
+    """init_from weights whose detail head has fewer residual blocks than the model's: every tensor is copied, the
+    new blocks start as the identity (zero second convolution), and the run trains them."""
+    from dataclasses import replace
+
+    from dspfusion.checkpoint import save_model
+    from dspfusion.config import get_preset
+    from dspfusion.models import build_model
+
+    base = get_preset("tiny-official")
+    base = base.replace(fusion=replace(base.fusion, detail_channels=4))
+    deep = base.replace(fusion=replace(base.fusion, detail_blocks=1))
+    torch.manual_seed(6)
+    init = build_model(base)
+    init_path = save_model(init, tmp_path / "init.safetensors", step=2)
+    cfg = tiny_cfg(data, tmp_path / "deep", model=deep.to_dict(), init_from=str(init_path), stage1_iters=2,
+                   stage2_iters=0)
+    t = Trainer(cfg, resume=False, progress=False)
+    assert t.model.config == deep
+    for k, v in init.state_dict().items():
+        assert torch.equal(t.model.state_dict()[k], v), k
+    block = t.model.fusion.detail.blocks[0]
+    assert block.conv2.weight.abs().sum() == 0
+    model, _ = load_model(t.run())
+    assert model.config == deep and model.fusion.detail.blocks[0].conv2.weight.abs().sum() > 0
 
 
 def _run_until(trainer: Trainer, steps: int) -> None:

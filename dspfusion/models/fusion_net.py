@@ -80,7 +80,7 @@ class FusionNet(nn.Module):
         if cfg.detail_channels:
             if dims[1] % (r * r):
                 raise ValueError(f"detail_channels needs 2*dim ({dims[1]}) divisible by stem_stride² ({r * r})")
-            self.detail = DetailHead(dims[1] // (r * r), cfg.detail_channels, cfg.out_chans)
+            self.detail = DetailHead(dims[1] // (r * r), cfg.detail_channels, cfg.out_chans, cfg.detail_blocks)
 
     def prior_pyramids(self, sem: torch.Tensor, deg_ir: torch.Tensor, deg_vi: torch.Tensor):
         """Per-level (Ps, Pd_ir, Pd_vi) for levels 1-4."""

@@ -8,6 +8,10 @@ Y = 0.299R + 0.587G + 0.114B:
 * L_ssim  = 2 · [(1 − SSIM(VI, F)) + (1 − SSIM(Y_IR, Y_F))], 13×13 Gaussian σ 1.5, valid window
 * L_color = 20 · [L1(Cb_VI, Cb_F) + L1(Cr_VI, Cr_F)] (BT.601 chroma, no offset)
 * L_cons  = ½ [L1(Y_VI, Y_F) + L1(Y_IR, Y_F)] — in the official code, not in the paper
+* L_gvec  = 0 (ours, off by default): Σ_{d∈x,y} L1(S_d Y_F, S_d Y_D) with the *signed* Sobel responses, D the
+  source whose gradient magnitude is larger at the pixel. L_grad matches |∂x| and |∂y| only; this term also asks
+  for the dominant source's edge orientation and polarity, which Qabf (orientation) and max-abs
+  pyramid fusion keep.
 
 The paper writes the intensity and gradient terms as one 15·(‖·‖ + 0.75‖∇·‖)
 term; we follow the code (weights above), as the weights are configurable.
@@ -40,9 +44,11 @@ def chroma(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return cb, cr
 
 
-def sobel_xy(y: torch.Tensor) -> torch.Tensor:
-    """``[B,1,H,W]`` → |∂x|, |∂y| stacked ``[B,1,2,H,W]`` (unnormalised Sobel, replicate padding)."""
-    return kornia.filters.spatial_gradient(y, mode="sobel", normalized=False).abs()
+def sobel_xy(y: torch.Tensor, signed: bool = False) -> torch.Tensor:
+    """``[B,1,H,W]`` → |∂x|, |∂y| (or ∂x, ∂y with ``signed``) stacked ``[B,1,2,H,W]`` (unnormalised Sobel,
+    replicate padding)."""
+    g = kornia.filters.spatial_gradient(y, mode="sobel", normalized=False)
+    return g if signed else g.abs()
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -57,6 +63,7 @@ class FusionLossWeights:
     ssim: float = 2.0
     color: float = 20.0
     consistency: float = 1.0
+    grad_vector: float = 0.0  # ours; 0 = the official loss
 
 
 def fusion_loss(
@@ -68,7 +75,8 @@ def fusion_loss(
     l_int = F.l1_loss(fused, target)
 
     y_f, y_ir, y_vi = luma(fused), luma(gt_ir), luma(gt_vi)
-    g_f, g_ir, g_vi = sobel_xy(y_f), sobel_xy(y_ir), sobel_xy(y_vi)
+    s_f, s_ir, s_vi = sobel_xy(y_f, True), sobel_xy(y_ir, True), sobel_xy(y_vi, True)
+    g_f, g_ir, g_vi = s_f.abs(), s_ir.abs(), s_vi.abs()
     g_max = torch.maximum(g_ir, g_vi)
     l_grad = F.l1_loss(g_f[:, :, 0], g_max[:, :, 0]) + F.l1_loss(g_f[:, :, 1], g_max[:, :, 1])
 
@@ -85,6 +93,9 @@ def fusion_loss(
         "color": w.color * l_color,
         "cons": w.consistency * l_cons,
     }
+    if w.grad_vector:
+        ir_edge = (s_ir * s_ir).sum(2, keepdim=True) > (s_vi * s_vi).sum(2, keepdim=True)  # [B,1,1,H,W]
+        terms["gvec"] = w.grad_vector * 2 * F.l1_loss(s_f, torch.where(ir_edge, s_ir, s_vi))
     total = sum(terms.values())
     return total, {k: float(v.detach()) for k, v in terms.items()}
 

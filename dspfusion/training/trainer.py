@@ -228,9 +228,14 @@ def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig) -> 
     """The config to build when training ``model_cfg`` from weights of ``init_cfg``, or None if they do not fit.
 
     Two differences are allowed: the init's probe layout (refit post hoc: probe_hidden/probe_tile) is kept, and a
-    detail head the init lacks is added (it starts at zero output, so the init's behaviour is unchanged)."""
-    if init_cfg.fusion.detail_channels == 0 and model_cfg.fusion.detail_channels > 0:
-        init_cfg = init_cfg.replace(fusion=dc_replace(init_cfg.fusion, detail_channels=model_cfg.fusion.detail_channels))
+    detail head or detail-head blocks the init lacks are added (they start as zero output / identity, so the
+    init's behaviour is unchanged)."""
+    init_f, model_f = init_cfg.fusion, model_cfg.fusion
+    if init_f.detail_channels == 0 and model_f.detail_channels > 0:
+        init_f = dc_replace(init_f, detail_channels=model_f.detail_channels)
+    if init_f.detail_channels == model_f.detail_channels and init_f.detail_blocks < model_f.detail_blocks:
+        init_f = dc_replace(init_f, detail_blocks=model_f.detail_blocks)
+    init_cfg = init_cfg.replace(fusion=init_f)
     return init_cfg if _same_but_probe(init_cfg, model_cfg) else None
 
 
@@ -271,7 +276,7 @@ class Trainer:
             if unexpected or any(not k.startswith("fusion.detail.") for k in missing):  # only a grown head may be new
                 raise ValueError(f"init_from {cfg.init_from}: missing {missing}, unexpected {unexpected}")
             if missing and self.d.main:
-                print(f"init_from: new detail head ({len(missing)} tensors) starts at zero output")
+                print(f"init_from: {len(missing)} new detail-head tensors (the head's output starts unchanged)")
             self.init_step = int(info.get("step") or 0)
             if self.d.main:
                 print(f"initialised from {cfg.init_from} (step {info['step']})")
