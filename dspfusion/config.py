@@ -64,6 +64,8 @@ class FusionNetConfig:
     # Ours: residual 3x3 blocks inside the detail head (wider receptive field at full resolution); 0 = the
     # three-convolution head of lite <= lite8.
     detail_blocks: int = 0
+    # Ours: a per-pixel IR mixing weight beside the VI residual (models/fusion_net.py); False = official.
+    ir_mix: bool = False
 
     @property
     def pad_multiple(self) -> int:
@@ -187,6 +189,7 @@ def make_config(
     with_probe: bool = False,
     detail_channels: int = 0,
     detail_blocks: int = 0,
+    ir_mix: bool = False,
 ) -> DSPFusionConfig:
     """Build a consistent config from the official constructor arguments' degrees of freedom."""
     sem_dim, deg_dim = 4 * sem_embed, 4 * deg_embed
@@ -202,6 +205,7 @@ def make_config(
             stem_stride=stem_stride,
             detail_channels=detail_channels,
             detail_blocks=detail_blocks,
+            ir_mix=ir_mix,
         ),
         semantic=PriorEncoderConfig(in_chans=6, embed_dim=sem_embed, num_blocks=sem_blocks, out_dim=sem_dim, stem_dim=sem_stem),
         degradation=PriorEncoderConfig(
@@ -242,10 +246,12 @@ PRESETS: dict[str, dict[str, Any]] = {
             stem_stride=2,
             with_probe=True,
             detail_channels=16,
+            ir_mix=True,
         ),
         weights="dspfusion-lite.safetensors",
         description="CPU preset (ours): same modules, half width, one block per level, U-Net at half resolution "
-        "(stem_stride 2) plus a full-resolution detail head; under 1 s per 640x480 pair on 2 CPU cores.",
+        "(stem_stride 2) plus a full-resolution detail head and a per-pixel IR residual weight; under 1 s per "
+        "640x480 pair on 2 CPU cores.",
     ),
     "tiny-official": dict(
         config=make_config(

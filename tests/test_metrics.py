@@ -272,6 +272,15 @@ def test_qabf_matches_direct_loops() -> None:
     np.testing.assert_allclose(sy, convolve2d(a / 255, h1, mode="same"), atol=1e-14)
 
 
+def test_qabf_terms_recombine_to_qabf() -> None:
+    """qabf_terms splits Qabf by source: w·Q_IR + (1 − w)·Q_VI is Qabf; a copy of IR keeps all of IR's edges."""
+    f, a, b = scene(16, (40, 50)), scene(17, (40, 50)), scene(18, (40, 50))
+    t = _qabf_mod.qabf_terms(f, a, b)
+    assert t["ir_weight"] * t["ir"] + (1 - t["ir_weight"]) * t["vi"] == pytest.approx(qabf(f, a, b), abs=1e-12)
+    copy = _qabf_mod.qabf_terms(a, a, b)
+    assert copy["ir"] > 0.95 > copy["vi"] and copy["ir_weight"] == pytest.approx(t["ir_weight"])
+
+
 def test_matlab_ssim_interior_matches_skimage_gaussian() -> None:
     from skimage.metrics import structural_similarity
 

@@ -79,6 +79,29 @@ def test_detail_blocks_start_as_identity():
         assert (deep.fuse_with_priors(ir, vi, pri) - a).abs().max() > 1e-3
 
 
+def test_ir_mix_starts_as_the_model_without_it():
+    """The IR mixing weight's convolution starts at zero: weights without it give the same output; with β = 1
+    everywhere (bias 1) the residual is IR instead of VI, so the output moves by exactly (IR - VI) before the
+    squashing."""
+    torch.manual_seed(0)
+    lite = get_preset("lite")
+    assert lite.fusion.ir_mix  # shipped layout (lite11 on)
+    plain = build_model(lite.replace(fusion=replace(lite.fusion, ir_mix=False))).eval()
+    mixed = build_model(lite).eval()
+    missing, unexpected = mixed.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and sorted(missing) == ["fusion.mix.bias", "fusion.mix.weight"]
+    ir, vi = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 48)
+    with torch.no_grad():
+        pri = plain.compute_priors(ir, vi)
+        a = plain.fuse_with_priors(ir, vi, pri)
+        assert torch.equal(a, mixed.fuse_with_priors(ir, vi, pri))
+        mixed.fusion.mix.bias.fill_(1.0)
+        plain.fusion.detail, mixed.fusion.detail = None, None  # compare the pre-detail-head output
+        za = torch.atanh(plain.fuse_with_priors(ir, vi, pri) * 2 - 1)
+        zb = torch.atanh(mixed.fuse_with_priors(ir, vi, pri) * 2 - 1)
+        assert torch.allclose(zb - za, ir - vi, atol=1e-3)
+
+
 def test_config_roundtrip_and_validation():
     cfg = get_preset("lite")
     assert DSPFusionConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg

@@ -328,9 +328,10 @@ def test_continue_adds_the_detail_head(data, tmp_path):
         Trainer(back, resume=False, progress=False)
 
 
-def test_continue_adds_detail_blocks(data, tmp_path):
-    """init_from weights whose detail head has fewer residual blocks than the model's: every tensor is copied, the
-    new blocks start as the identity (zero second convolution), and the run trains them."""
+def test_continue_adds_detail_blocks_and_ir_mix(data, tmp_path):
+    """init_from weights whose detail head has fewer residual blocks than the model's, and no IR mixing weight:
+    every tensor is copied, the new parts start as the identity / zero (zero last convolution), and the run trains
+    them."""
     from dataclasses import replace
 
     from dspfusion.checkpoint import save_model
@@ -339,7 +340,7 @@ def test_continue_adds_detail_blocks(data, tmp_path):
 
     base = get_preset("tiny-official")
     base = base.replace(fusion=replace(base.fusion, detail_channels=4))
-    deep = base.replace(fusion=replace(base.fusion, detail_blocks=1))
+    deep = base.replace(fusion=replace(base.fusion, detail_blocks=1, ir_mix=True))
     torch.manual_seed(6)
     init = build_model(base)
     init_path = save_model(init, tmp_path / "init.safetensors", step=2)
@@ -350,9 +351,10 @@ def test_continue_adds_detail_blocks(data, tmp_path):
     for k, v in init.state_dict().items():
         assert torch.equal(t.model.state_dict()[k], v), k
     block = t.model.fusion.detail.blocks[0]
-    assert block.conv2.weight.abs().sum() == 0
+    assert block.conv2.weight.abs().sum() == 0 and t.model.fusion.mix.weight.abs().sum() == 0
     model, _ = load_model(t.run())
     assert model.config == deep and model.fusion.detail.blocks[0].conv2.weight.abs().sum() > 0
+    assert model.fusion.mix.weight.abs().sum() > 0
 
 
 def _run_until(trainer: Trainer, steps: int) -> None:

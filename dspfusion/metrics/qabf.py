@@ -111,6 +111,25 @@ def qabf(fused: np.ndarray, ir: np.ndarray, vi: np.ndarray, *, unit_scale: bool 
         return float(num / (g_a.sum() + g_b.sum()))
 
 
+def qabf_terms(fused: np.ndarray, ir: np.ndarray, vi: np.ndarray, *, unit_scale: bool = False) -> dict[str, float]:
+    """Qabf split by source (diagnostic; same formula and conventions as :func:`qabf`).
+
+    ``ir`` = Σ Q_AF·g_A / Σ g_A and ``vi`` = Σ Q_BF·g_B / Σ g_B, how well the fused edges keep each source's
+    edges; ``ir_weight`` = Σ g_A / Σ (g_A + g_B), so Qabf = ir_weight·ir + (1 − ir_weight)·vi. Higher is better
+    for ``ir`` and ``vi``; ``ir_weight`` describes the pair, not the fusion.
+    """
+    g_f, a_f = _strength_angle(fused, unit_scale)
+    g_a, a_a = _strength_angle(ir, unit_scale)
+    g_b, a_b = _strength_angle(vi, unit_scale)
+    sa, sb = g_a.sum(), g_b.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "ir": float((_q_xf(g_a, a_a, g_f, a_f) * g_a).sum() / sa),
+            "vi": float((_q_xf(g_b, a_b, g_f, a_f) * g_b).sum() / sb),
+            "ir_weight": float(sa / (sa + sb)),
+        }
+
+
 def _nabf_edges(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``sobel_fn.m``: correlation with Sobel/8 on a mirror-extended image -> (strength, angle)."""
     x = np.asarray(img, np.float64)

@@ -227,14 +227,16 @@ def _same_but_probe(a: DSPFusionConfig, b: DSPFusionConfig) -> bool:
 def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig) -> DSPFusionConfig | None:
     """The config to build when training ``model_cfg`` from weights of ``init_cfg``, or None if they do not fit.
 
-    Two differences are allowed: the init's probe layout (refit post hoc: probe_hidden/probe_tile) is kept, and a
-    detail head or detail-head blocks the init lacks are added (they start as zero output / identity, so the
-    init's behaviour is unchanged)."""
+    Two kinds of difference are allowed: the init's probe layout (refit post hoc: probe_hidden/probe_tile) is
+    kept, and a detail head, detail-head blocks or the IR mixing weight the init lacks are added (they start as
+    zero output / identity, so the init's behaviour is unchanged)."""
     init_f, model_f = init_cfg.fusion, model_cfg.fusion
     if init_f.detail_channels == 0 and model_f.detail_channels > 0:
         init_f = dc_replace(init_f, detail_channels=model_f.detail_channels)
     if init_f.detail_channels == model_f.detail_channels and init_f.detail_blocks < model_f.detail_blocks:
         init_f = dc_replace(init_f, detail_blocks=model_f.detail_blocks)
+    if model_f.ir_mix and not init_f.ir_mix:
+        init_f = dc_replace(init_f, ir_mix=True)
     init_cfg = init_cfg.replace(fusion=init_f)
     return init_cfg if _same_but_probe(init_cfg, model_cfg) else None
 
@@ -273,10 +275,10 @@ class Trainer:
             self._load(ckpt, state)
         elif init is not None:
             missing, unexpected = self.model.load_state_dict(init.state_dict(), strict=False)
-            if unexpected or any(not k.startswith("fusion.detail.") for k in missing):  # only a grown head may be new
+            if unexpected or any(not k.startswith(("fusion.detail.", "fusion.mix.")) for k in missing):  # grown parts
                 raise ValueError(f"init_from {cfg.init_from}: missing {missing}, unexpected {unexpected}")
             if missing and self.d.main:
-                print(f"init_from: {len(missing)} new detail-head tensors (the head's output starts unchanged)")
+                print(f"init_from: {len(missing)} new tensors (grown parts start as zero output): {sorted(missing)}")
             self.init_step = int(info.get("step") or 0)
             if self.d.main:
                 print(f"initialised from {cfg.init_from} (step {info['step']})")
