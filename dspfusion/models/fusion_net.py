@@ -31,8 +31,11 @@ resolution; inputs must then be multiples of 16. The official value is 1.
 features at half resolution, pixel-shuffled to full resolution. Why: only VI reaches the output
 at full resolution; IR edges must be rebuilt by the half-resolution U-Net, and the fused image
 keeps much less of them than pyramid fusion does (on the first 25 clean RoadScene50 pairs, Qabf's
-IR term 0.48 against the Laplacian pyramid's 0.68; the VI terms 0.48 and 0.47). β's convolution
-starts at zero, so weights without it behave exactly as before.
+IR term 0.48 against the Laplacian pyramid's 0.68; the VI terms 0.48 and 0.47;
+benchmarks/results/qabf_terms_lite8.md). β's convolution starts at zero, so weights without it
+behave exactly as before. Measured (docs/TRAINING.md, ``lite11`` against a control of the same
+length): it helps most where VI is noisy (RoadScene50 ``vi_RN`` Qabf 0.345 → 0.455 on 10 pairs);
+on clean pairs the IR term rose on RoadScene50 and TNO25 only, and stays far below the pyramid's.
 """
 from __future__ import annotations
 
