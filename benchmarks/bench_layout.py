@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
-import io
 import os
 import statistics
 import sys
@@ -72,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     from dspfusion.benchmark.provenance import cpu_model
     from dspfusion.checkpoint import load_model
     from dspfusion.inference import Fuser, prepare_pair
-    from dspfusion.io import write_text_atomic
+    from dspfusion.io import write_csv_atomic, write_text_atomic
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -113,11 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads; "
             f"1-min load average at the end {load:.1f}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(args.out_dir / "speed_layout.csv", buf.getvalue())
+    write_csv_atomic(args.out_dir / "speed_layout.csv", rows)
     base = rows[0]["median_ms"]
     md = ["# CPU memory layout and attention arithmetic, milliseconds per 640x480 pair", "",
           f"{note}.", "",

@@ -26,8 +26,6 @@ time is about (passes + 1) times one run over the tiles, while the peak memory d
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import platform
@@ -212,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from dspfusion.io import write_text_atomic
+    from dspfusion.io import write_csv_atomic, write_text_atomic
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     model_note = source + ("" if trained else " — RANDOMLY INITIALISED (no trained weights installed)")
@@ -220,11 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             f"fuses and converts to uint8; {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}; "
             f"1-min load average at the end {load:.1f}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(args.out_dir / "tiling_memory.csv", buf.getvalue())
+    write_csv_atomic(args.out_dir / "tiling_memory.csv", rows)
     md = ["# Tiled fusion: peak memory (CPU)", "", info + ".", "",
           "| size | MP | tile | overlap | priors | peak RSS MB | RSS after model load MB | wall s | note |",
           "|---|---:|---:|---:|---|---:|---:|---:|---|"]

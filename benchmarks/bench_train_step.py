@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
-import io
 import os
 import statistics
 import sys
@@ -40,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from dspfusion.benchmark.provenance import cpu_model
     from dspfusion.config import get_preset
-    from dspfusion.io import write_text_atomic
+    from dspfusion.io import write_csv_atomic, write_text_atomic
     from dspfusion.models import build_model
     from dspfusion.training.config import TrainConfig
     from dspfusion.training.losses import FusionLossWeights
@@ -108,12 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads; 1-min load "
             f"average at the end {load:.1f}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    w.writeheader()
-    w.writerows(rows)
     stem = "train_step_layout_contrastive" if args.contrastive else "train_step_layout"
-    write_text_atomic(args.out_dir / f"{stem}.csv", buf.getvalue())
+    write_csv_atomic(args.out_dir / f"{stem}.csv", rows)
     md = ["# Stage I training step on the CPU: memory layout", "", f"{note}.", "",
           "| layout | median s/step | min s | max s | vs NCHW |", "|---|---:|---:|---:|---:|"]
     md += [f"| {r['layout']} | {r['median_s']} | {r['min_s']} | {r['max_s']} | {r['median_s'] / rows[0]['median_s']:.2f}x |"

@@ -11,6 +11,8 @@
 """
 from __future__ import annotations
 
+import csv
+import io
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -166,6 +168,16 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_csv_atomic(path: str | Path, rows: list[dict]) -> Path:
+    """Write ``rows`` (dicts with the same keys; the first row's order gives the columns) as CSV with a header,
+    atomically as :func:`write_text_atomic` does. For benchmark result tables."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return write_text_atomic(path, buf.getvalue())
 
 
 def commit_temp(tmp: str | Path, path: str | Path) -> None:

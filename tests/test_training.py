@@ -298,23 +298,29 @@ def test_continue_from_weights_with_refit_probe(data, tmp_path):
         Trainer(other, resume=False, progress=False)
 
 
+def _grown_trainer(data: Path, out: Path, base, grown, seed: int, init_step: int, **kw):
+    """A Trainer for model config ``grown`` started (init_from) from fresh ``base`` weights saved at ``init_step``;
+    returns it with the init model."""
+    from dspfusion.checkpoint import save_model
+    from dspfusion.models import build_model
+
+    torch.manual_seed(seed)
+    init = build_model(base)
+    init_path = save_model(init, out / "init.safetensors", step=init_step)
+    cfg = tiny_cfg(data, out / "run", model=grown.to_dict(), init_from=str(init_path), **kw)
+    return Trainer(cfg, resume=False, progress=False), init
+
+
 def test_continue_adds_the_detail_head(data, tmp_path):
     """init_from weights without the detail head into a model with one: every other tensor is copied, the head
     starts at zero output, and the run trains it."""
     from dataclasses import replace
 
-    from dspfusion.checkpoint import save_model
     from dspfusion.config import get_preset
-    from dspfusion.models import build_model
 
     base = get_preset("tiny-official")
     grown = base.replace(fusion=replace(base.fusion, detail_channels=4))
-    torch.manual_seed(5)
-    init = build_model(base)
-    init_path = save_model(init, tmp_path / "init.safetensors", step=3)
-    cfg = tiny_cfg(data, tmp_path / "grow", model=grown.to_dict(), init_from=str(init_path), stage1_iters=3,
-                   stage2_iters=1)
-    t = Trainer(cfg, resume=False, progress=False)
+    t, init = _grown_trainer(data, tmp_path / "grow", base, grown, seed=5, init_step=3, stage1_iters=3, stage2_iters=1)
     assert t.model.config == grown
     for k, v in init.state_dict().items():
         assert torch.equal(t.model.state_dict()[k], v), k
@@ -323,7 +329,7 @@ def test_continue_adds_the_detail_head(data, tmp_path):
     assert model.config == grown and info["step"] == 3 + 3 + 1
     assert model.fusion.detail.conv3.weight.abs().sum() > 0
     # the other way round (weights with the head into a model without it) is refused
-    back = tiny_cfg(data, tmp_path / "back", model=base.to_dict(), init_from=str(tmp_path / "grow" / "model.safetensors"))
+    back = tiny_cfg(data, tmp_path / "back", model=base.to_dict(), init_from=str(tmp_path / "grow" / "run" / "model.safetensors"))
     with pytest.raises(ValueError, match="differs"):
         Trainer(back, resume=False, progress=False)
 
@@ -334,19 +340,12 @@ def test_continue_adds_detail_blocks_and_ir_mix(data, tmp_path):
     them."""
     from dataclasses import replace
 
-    from dspfusion.checkpoint import save_model
     from dspfusion.config import get_preset
-    from dspfusion.models import build_model
 
     base = get_preset("tiny-official")
     base = base.replace(fusion=replace(base.fusion, detail_channels=4))
     deep = base.replace(fusion=replace(base.fusion, detail_blocks=1, ir_mix=True))
-    torch.manual_seed(6)
-    init = build_model(base)
-    init_path = save_model(init, tmp_path / "init.safetensors", step=2)
-    cfg = tiny_cfg(data, tmp_path / "deep", model=deep.to_dict(), init_from=str(init_path), stage1_iters=2,
-                   stage2_iters=0)
-    t = Trainer(cfg, resume=False, progress=False)
+    t, init = _grown_trainer(data, tmp_path / "deep", base, deep, seed=6, init_step=2, stage1_iters=2, stage2_iters=0)
     assert t.model.config == deep
     for k, v in init.state_dict().items():
         assert torch.equal(t.model.state_dict()[k], v), k
