@@ -14,8 +14,6 @@ otherwise a seeded procedural scene of the same size.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import os
 import platform
 import statistics
@@ -31,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dspfusion.baselines import ENHANCERS, FUSION_METHODS, pre_enhance_then_fuse  # noqa: E402
+from dspfusion.io import write_csv_atomic, write_text_atomic  # noqa: E402
 
 MSRS = ROOT.parent / "shared" / "data" / "test" / "msrs91"
 
@@ -104,12 +103,6 @@ def time_ms(fn, warmup: int, repeats: int) -> tuple[float, float, float]:
     return statistics.median(runs), min(runs), max(runs)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed calls per entry (median reported)")
@@ -149,11 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         f"1-min load average at the end {load:.1f}"
     )
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    _write_atomic(args.out_dir / "baselines_speed.csv", buf.getvalue())
+    write_csv_atomic(args.out_dir / "baselines_speed.csv", rows)
     md = [
         "# Classical baselines: milliseconds per 640x480 pair (CPU)",
         "",
@@ -163,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---:|---:|---:|",
     ]
     md += [f"| {r['group']} | {r['name']} | {r['median_ms']} | {r['min_ms']} | {r['max_ms']} |" for r in rows]
-    _write_atomic(args.out_dir / "baselines_speed.md", "\n".join(md) + "\n")
+    write_text_atomic(args.out_dir / "baselines_speed.md", "\n".join(md) + "\n")
     print("\n".join(md))
     return 0
 

@@ -17,8 +17,6 @@ otherwise a seeded procedural scene of the same size.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import os
 import platform
 import statistics
@@ -32,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench_baselines import load_pair  # noqa: E402  (same 640x480 pair as the baselines benchmark)
+from dspfusion.io import write_csv_atomic, write_text_atomic  # noqa: E402
 
 
 def time_ms(fn, warmup: int, repeats: int) -> tuple[float, float, float]:
@@ -43,12 +42,6 @@ def time_ms(fn, warmup: int, repeats: int) -> tuple[float, float, float]:
         fn()
         runs.append(1000.0 * (time.perf_counter() - t0))
     return statistics.median(runs), min(runs), max(runs)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,19 +92,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.repeats} timed runs after {args.warmup} warm-up; {platform.processor() or platform.machine()}, "
             f"{os.cpu_count()} CPU cores, torch {torch.get_num_threads()} threads; 1-min load average at the end {load:.1f}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) + ["max_abs_diff_vs_pytorch"])
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({**r, "max_abs_diff_vs_pytorch": 0.0 if r["runtime"] == "PyTorch" else f"{diff:.2e}"})
-    _write_atomic(args.out_dir / "onnx_speed.csv", buf.getvalue())
+    write_csv_atomic(args.out_dir / "onnx_speed.csv",
+                     [{**r, "max_abs_diff_vs_pytorch": 0.0 if r["runtime"] == "PyTorch" else f"{diff:.2e}"} for r in rows])
     md = ["# ONNX export: onnxruntime vs PyTorch, milliseconds per 640x480 pair (CPU)", "", note + ".", "",
           "| runtime | version | median ms | min ms | max ms |", "|---|---|---:|---:|---:|"]
     md += [f"| {r['runtime']} | {r['version']} | {r['median_ms']} | {r['min_ms']} | {r['max_ms']} |" for r in rows]
     md += ["", f"onnxruntime is {speedup:.2f}x as fast as PyTorch (ratio of the medians). Max |onnxruntime - PyTorch| on this pair: "
            f"{diff:.2e} (float output in [0, 1]). Export took {export_s:.0f} s; the file is {size_mb:.1f} MiB; "
            f"creating the onnxruntime session took {session_s:.1f} s."]
-    _write_atomic(args.out_dir / "onnx_speed.md", "\n".join(md) + "\n")
+    write_text_atomic(args.out_dir / "onnx_speed.md", "\n".join(md) + "\n")
     print("\n".join(md))
     return 0
 

@@ -160,6 +160,29 @@ def test_grad_vector_term_asks_for_the_dominant_edge_polarity():
     assert flipped["grad"] == pytest.approx(same["grad"], abs=1e-5)  # |gradient| is the same for 1 - ir
 
 
+def test_pyramid_term_asks_for_each_sources_edges_at_every_scale():
+    """The optional Laplacian-pyramid detail term (ours, off by default) is zero for the source that holds all the
+    detail, and prefers an image with both sources' edges (where each dominates) to either source alone, which
+    the intensity term (brighter source per pixel) does not."""
+    from dspfusion.training.losses import FusionLossWeights
+
+    torch.manual_seed(0)
+    ir = torch.rand(1, 1, 32, 32).expand(-1, 3, -1, -1)
+    flat = torch.full((1, 3, 32, 32), 0.5)
+    assert "pyr" not in fusion_loss(ir, ir, flat)[1]
+    w = FusionLossWeights(pyramid=1.0)
+    assert fusion_loss(ir, ir, flat, w)[1]["pyr"] == pytest.approx(0.0, abs=1e-6)
+    assert fusion_loss(flat, ir, flat, w)[1]["pyr"] > 0.05
+
+    # IR's texture on the left, VI's on the right: the composite keeps both and scores far lower than either
+    left = torch.zeros(1, 1, 32, 32)
+    left[..., :12] = 1.0
+    ir_t = (0.5 + 0.4 * (torch.rand(1, 1, 32, 32) - 0.5) * left).expand(-1, 3, -1, -1)
+    vi_t = (0.5 + 0.4 * (torch.rand(1, 1, 32, 32) - 0.5) * left.flip(-1)).expand(-1, 3, -1, -1)
+    both = ir_t + vi_t - 0.5
+    l_both, l_ir, l_vi = (fusion_loss(f, ir_t, vi_t, w)[1]["pyr"] for f in (both, ir_t, vi_t))
+    assert l_both < 0.5 * min(l_ir, l_vi)
+
 def test_loss_weights_override_only_the_named_terms(data, tmp_path):
     from dspfusion.training.losses import FusionLossWeights
 

@@ -12,6 +12,12 @@ Y = 0.299R + 0.587G + 0.114B:
   source whose gradient magnitude is larger at the pixel. L_grad matches |∂x| and |∂y| only; this term also asks
   for the dominant source's edge orientation and polarity, which Qabf (orientation) and max-abs
   pyramid fusion keep.
+* L_pyr   = 0 (ours, off by default): Σ_k L1(L_k Y_F, T_k) over the three detail bands k of a 4-level Laplacian
+  pyramid (kornia, 5×5 Gaussian), T_k = the band of the source with the larger |L_k| at the pixel: the detail
+  bands of max-abs Laplacian-pyramid fusion of the clean sources. L_int asks for the brighter source's
+  *intensity* at each pixel, so an IR edge inside a region where VI is brighter is not in its target, and
+  L_grad only matches magnitudes at the finest scale; this term asks for every source's edges at every scale,
+  as Qabf (edge strength and orientation, both sources) rewards (docs/TRAINING.md).
 
 The paper writes the intensity and gradient terms as one 15·(‖·‖ + 0.75‖∇·‖)
 term; we follow the code (weights above), as the weights are configurable.
@@ -51,6 +57,15 @@ def sobel_xy(y: torch.Tensor, signed: bool = False) -> torch.Tensor:
     return g if signed else g.abs()
 
 
+def pyramid_detail_loss(y_f: torch.Tensor, y_ir: torch.Tensor, y_vi: torch.Tensor, levels: int = 4) -> torch.Tensor:
+    """``[B,1,H,W]`` each → Σ over the ``levels − 1`` detail bands of L1(band(F), max-abs band of IR / VI)."""
+    pyr = kornia.geometry.transform.build_laplacian_pyramid
+    loss = y_f.new_zeros(())
+    for b_f, b_ir, b_vi in zip(*(pyr(y, levels)[:-1] for y in (y_f, y_ir, y_vi))):
+        loss = loss + F.l1_loss(b_f, torch.where(b_ir.abs() > b_vi.abs(), b_ir, b_vi))
+    return loss
+
+
 def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Mean SSIM, 13×13 Gaussian window σ 1.5, valid region, per channel, data range 1."""
     return kornia.metrics.ssim(a, b, window_size=13, max_val=1.0, padding="valid").mean()
@@ -64,6 +79,7 @@ class FusionLossWeights:
     color: float = 20.0
     consistency: float = 1.0
     grad_vector: float = 0.0  # ours; 0 = the official loss
+    pyramid: float = 0.0  # ours; 0 = the official loss
 
 
 def fusion_loss(
@@ -96,6 +112,8 @@ def fusion_loss(
     if w.grad_vector:
         ir_edge = (s_ir * s_ir).sum(2, keepdim=True) > (s_vi * s_vi).sum(2, keepdim=True)  # [B,1,1,H,W]
         terms["gvec"] = w.grad_vector * 2 * F.l1_loss(s_f, torch.where(ir_edge, s_ir, s_vi))
+    if w.pyramid:
+        terms["pyr"] = w.pyramid * pyramid_detail_loss(y_f, y_ir, y_vi)
     total = sum(terms.values())
     return total, {k: float(v.detach()) for k, v in terms.items()}
 
