@@ -22,6 +22,7 @@ import torch
 from . import official
 from .config import PRESETS, DSPFusionConfig
 from .errors import CheckpointError, UserError
+from .io import commit_temp
 from .models import DSPFusion, build_model
 from .version import __version__
 
@@ -51,8 +52,11 @@ def save_model(model: DSPFusion, path: str | Path, step: int | None = None, extr
     }
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(path)
+    try:
+        save_file(tensors, str(tmp), metadata=meta)
+        commit_temp(tmp, path)  # safetensors creates 0600 files; give the usual permissions
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -141,9 +141,17 @@ def test_sampler_is_differentiable():
 
 
 def test_safetensors_roundtrip(tmp_path):
+    import os
+
     torch.manual_seed(0)
     m = build_model("tiny-official").eval()
-    path = save_model(m, tmp_path / "m.safetensors", step=123)
+    umask = os.umask(0o022)
+    try:
+        path = save_model(m, tmp_path / "m.safetensors", step=123)
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by others (safetensors itself creates 0600 files)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
     m2, info = load_model(path)
     assert info["step"] == 123 and info["trained"]
     assert m2.config == m.config
