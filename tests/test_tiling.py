@@ -118,7 +118,10 @@ def test_trained_weights_tiled_match_untiled():
     (DPEN pretrained for classification, fusion retrained around it) converge more slowly: 0 passes 6.3 / 40 / 0.68;
     2 passes 2.8 / 9.8 / 0.10; 3 passes (default since then) 1.2 / 4.3 / 0.26; 4 passes 0.25 / 2.4 / 0.08. The
     step-31,500 weights (channels-last CPU inference): 0 passes 3.9 / 42 / 0.66; 1 pass 3.2 / 9.8 / 0.38; 2 passes
-    1.5 / 5.8 / 0.10; 3 passes 0.98 / 3.7 / 0.16; 4 passes 0.34 / 2.5 / 0.06."""
+    1.5 / 5.8 / 0.10; 3 passes 0.98 / 3.7 / 0.16; 4 passes 0.34 / 2.5 / 0.06. The step-35,100 weights converge
+    faster again: 0 passes 5.2 / 42 / 0.74; 1 pass 0.62 / 3.6 / 0.23; 2 passes 0.21 / 2.2 / 0.10; 3 passes 0.14 / 2.3 /
+    0.07; 4 passes 0.155 / 2.1 / 0.06; 5 passes 0.12 / 2.1 / 0.07: from 3 passes on they sit at a floor of about 0.15
+    grey levels, where one more pass moves the mean by a few hundredths either way."""
     from dspfusion.checkpoint import load_model
     from dspfusion.example import make_example_pair
     from dspfusion.inference import prepare_pair
@@ -138,7 +141,9 @@ def test_trained_weights_tiled_match_untiled():
     assert float(d_tiled.mean()) < 2.0 and float(d_tiled.max()) < 8, (float(d_tiled.mean()), float(d_tiled.max()))
     assert float(d_local.mean()) > 3 * float(d_tiled.mean())
     assert seam < 0.3
-    assert float(diff[more][0].mean()) < min(1.0, float(d_tiled.mean()))  # more passes converge further
+    d_more = float(diff[more][0].mean())
+    # more passes converge further, or both are already at the floor (a quarter of a grey level)
+    assert d_more < min(1.0, float(d_tiled.mean())) or max(d_more, float(d_tiled.mean())) < 0.25
 
 
 def test_priors_computed_once_on_a_shrunk_copy(model, monkeypatch):
