@@ -13,6 +13,8 @@ official release folder (``net_g/net_dp/net_sp/net_dm.pth``), one of our
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -51,7 +53,9 @@ def save_model(model: DSPFusion, path: str | Path, step: int | None = None, extr
         **(extra or {}),
     }
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = path.with_name(f".{path.name}.tmp")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # unique, as write_text_atomic
+    os.close(fd)
+    tmp = Path(tmp_name)
     try:
         save_file(tensors, str(tmp), metadata=meta)
         commit_temp(tmp, path)  # safetensors creates 0600 files; give the usual permissions

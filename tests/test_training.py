@@ -183,6 +183,7 @@ def test_pyramid_term_asks_for_each_sources_edges_at_every_scale():
     l_both, l_ir, l_vi = (fusion_loss(f, ir_t, vi_t, w)[1]["pyr"] for f in (both, ir_t, vi_t))
     assert l_both < 0.5 * min(l_ir, l_vi)
 
+
 def test_loss_weights_override_only_the_named_terms(data, tmp_path):
     from dspfusion.training.losses import FusionLossWeights
 

@@ -35,7 +35,8 @@ IR term 0.48 against the Laplacian pyramid's 0.68; the VI terms 0.48 and 0.47;
 benchmarks/results/qabf_terms_lite8.md). β's convolution starts at zero, so weights without it
 behave exactly as before. Measured (docs/TRAINING.md, ``lite11`` against a control of the same
 length): it helps most where VI is noisy (RoadScene50 ``vi_RN`` Qabf 0.345 → 0.455 on 10 pairs);
-on clean pairs the IR term rose on RoadScene50 and TNO25 only, and stays far below the pyramid's.
+on clean pairs the IR term rose on RoadScene50 and TNO25 only, and stayed far below the pyramid's
+(0.51 vs 0.68 on RoadScene50) until the pyramid detail loss of ``training/losses.py`` (``lite14``: 0.62).
 """
 from __future__ import annotations
 

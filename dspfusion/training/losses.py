@@ -58,7 +58,11 @@ def sobel_xy(y: torch.Tensor, signed: bool = False) -> torch.Tensor:
 
 
 def pyramid_detail_loss(y_f: torch.Tensor, y_ir: torch.Tensor, y_vi: torch.Tensor, levels: int = 4) -> torch.Tensor:
-    """``[B,1,H,W]`` each → Σ over the ``levels − 1`` detail bands of L1(band(F), max-abs band of IR / VI)."""
+    """``[B,1,H,W]`` each → Σ over the ``levels − 1`` detail bands of L1(band(F), max-abs band of IR / VI).
+
+    kornia reflect-pads a side that is not a multiple of 2^(levels−1), and both sides up to the next power of two when
+    neither is one (the 96×96 training crops become 128×128), so the mean includes the reflected border; the three
+    pyramids are padded alike."""
     pyr = kornia.geometry.transform.build_laplacian_pyramid
     loss = y_f.new_zeros(())
     for b_f, b_ir, b_vi in zip(*(pyr(y, levels)[:-1] for y in (y_f, y_ir, y_vi))):
