@@ -207,6 +207,18 @@ class FeatureSet:
     def arrays(self, modality: str) -> tuple[np.ndarray, np.ndarray]:
         return np.stack(self.x[modality]).astype(np.float32), np.asarray(self.y[modality], np.int64)
 
+    def select(self, cols: np.ndarray, first: int | None = None) -> "FeatureSet":
+        """A copy with only the feature columns ``cols`` of the first ``first`` samples per modality (None: all).
+
+        For experiments that compute several features side by side once and fit probes on parts of them.
+        """
+        out = FeatureSet()
+        for m in MODALITIES:
+            rows = zip(self.x[m], self.y[m], self.group[m], self.scene[m], self.strength[m])
+            for x, y, g, sc, st in list(rows)[:first]:
+                out.add(m, x[cols], y, g, sc, st)
+        return out
+
 
 def build_train_features(model: DSPFusion, sources: list[Source], per_class: int, seed: int, tile: int,
                          p_resize: float, p_grey: float, log_every: int = 500) -> FeatureSet:

@@ -67,13 +67,8 @@ def main() -> int:
     eval_fs = fp.build_eval_features(model, eval_src, 1, {"pooled": tile})[0]["pooled"]
 
     def sub(fs: fp.FeatureSet, pools: tuple[str, ...], first: int | None = None) -> fp.FeatureSet:
-        out = fp.FeatureSet()
         cols = np.concatenate([np.arange(POOLS.index(p) * deg_dim, (POOLS.index(p) + 1) * deg_dim) for p in pools])
-        for m in fp.MODALITIES:
-            rows = list(zip(fs.x[m], fs.y[m], fs.group[m], fs.scene[m], fs.strength[m]))
-            for x, y, g, s, st in rows[:first]:
-                out.add(m, x[cols], y, g, s, st)
-        return out
+        return fs.select(cols, first)
 
     hp = dict(steps=3000, lr=1e-2, weight_decay=1e-2, seed=0)
     half = args.per_class * len(fp.VI_CLASSES) // 2

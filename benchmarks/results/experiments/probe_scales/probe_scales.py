@@ -69,12 +69,7 @@ def main() -> int:
     fit_part, check_part = fp.split_by_scene(train_fs, 0.2, 0)
 
     def sub(fs: fp.FeatureSet, idx: list[int]) -> fp.FeatureSet:
-        out = fp.FeatureSet()
-        cols = np.concatenate([np.arange(i * deg_dim, (i + 1) * deg_dim) for i in idx])
-        for m in fp.MODALITIES:
-            for x, y, g, s, st in zip(fs.x[m], fs.y[m], fs.group[m], fs.scene[m], fs.strength[m]):
-                out.add(m, x[cols], y, g, s, st)
-        return out
+        return fs.select(np.concatenate([np.arange(i * deg_dim, (i + 1) * deg_dim) for i in idx]))
 
     hp = dict(steps=3000, lr=1e-2, weight_decay=1e-2, seed=0)
     lines = ["# Probe on DPEN type vectors at several scales (experiment)", "",
