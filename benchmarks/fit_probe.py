@@ -324,6 +324,21 @@ def split_by_scene(fs: FeatureSet, frac: float, seed: int) -> tuple[FeatureSet, 
 
 
 # --------------------------------------------------------------------------------------------- reporting
+def experiment_features(model: DSPFusion, per_class: int, max_eval_pairs: int | None, tile: int,
+                        name: str) -> tuple[FeatureSet, FeatureSet, int, int]:
+    """The probe experiments' data, with whatever ``model.diagnosis_features`` the caller installed: training
+    features from ``DEFAULT_TRAIN`` (held-out folders dropped; seed 0, fit_probe's default augmentation) and the
+    held-out features of ``DEFAULT_EVAL`` (seed 1). ``name`` labels the feature in the
+    held-out set. Returns (train, held out, training pairs, held-out pairs). Used by
+    benchmarks/results/experiments/probe_{scales,pooling}/."""
+    train_src = load_sources([r for r in DEFAULT_TRAIN if r.name not in HELD_OUT_NAMES])
+    eval_src = load_sources(list(DEFAULT_EVAL), max_eval_pairs)
+    print(f"{len(train_src)} training pairs, {len(eval_src)} held-out pairs", flush=True)
+    train_fs = build_train_features(model, train_src, per_class, 0, tile, 0.5, 0.15)
+    eval_fs = build_eval_features(model, eval_src, 1, {name: tile})[0][name]
+    return train_fs, eval_fs, len(train_src), len(eval_src)
+
+
 def confusion(y: np.ndarray, p: np.ndarray, k: int) -> np.ndarray:
     c = np.zeros((k, k), np.int64)
     np.add.at(c, (y, p), 1)
