@@ -66,6 +66,9 @@ class FusionNetConfig:
     detail_blocks: int = 0
     # Ours: a per-pixel IR mixing weight beside the VI residual (models/fusion_net.py); False = official.
     ir_mix: bool = False
+    # Ours: per-pixel weights on the fine detail band of IR and of VI beside the residuals (models/fusion_net.py);
+    # False = official.
+    band_mix: bool = False
 
     @property
     def pad_multiple(self) -> int:
@@ -190,6 +193,7 @@ def make_config(
     detail_channels: int = 0,
     detail_blocks: int = 0,
     ir_mix: bool = False,
+    band_mix: bool = False,
 ) -> DSPFusionConfig:
     """Build a consistent config from the official constructor arguments' degrees of freedom."""
     sem_dim, deg_dim = 4 * sem_embed, 4 * deg_embed
@@ -206,6 +210,7 @@ def make_config(
             detail_channels=detail_channels,
             detail_blocks=detail_blocks,
             ir_mix=ir_mix,
+            band_mix=band_mix,
         ),
         semantic=PriorEncoderConfig(in_chans=6, embed_dim=sem_embed, num_blocks=sem_blocks, out_dim=sem_dim, stem_dim=sem_stem),
         degradation=PriorEncoderConfig(

@@ -102,6 +102,36 @@ def test_ir_mix_starts_as_the_model_without_it():
         assert torch.allclose(zb - za, ir - vi, atol=1e-3)
 
 
+def test_band_mix_starts_as_the_model_without_it():
+    """The band weights' convolution starts at zero: weights without it give the same output. With γ_ir = 1 and
+    γ_vi = -1 everywhere (biases), the output moves by exactly hp(IR) − hp(VI) before the squashing, hp being x
+    minus its 5×5 binomial blur; on a constant image hp is zero (reflect padding keeps the borders flat)."""
+    torch.manual_seed(0)
+    lite = get_preset("lite")
+    plain = build_model(lite).eval()
+    banded = build_model(lite.replace(fusion=replace(lite.fusion, band_mix=True))).eval()
+    missing, unexpected = banded.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and sorted(missing) == ["fusion.band.bias", "fusion.band.weight"]
+    assert "fusion.blur" not in banded.state_dict()  # a fixed filter, not a weight
+    ir, vi = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 48)
+    with torch.no_grad():
+        pri = plain.compute_priors(ir, vi)
+        a = plain.fuse_with_priors(ir, vi, pri)
+        assert torch.equal(a, banded.fuse_with_priors(ir, vi, pri))
+        assert banded.fusion.high_pass(torch.full((1, 3, 16, 16), 0.3)).abs().max() < 1e-6
+        hp = banded.fusion.high_pass
+        blur = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16
+        # interior pixel by hand: x - Σ k_i k_j x[y+i-2, x+j-2]
+        ref = ir[0, 0, 10, 20] - (blur[:, None] * blur[None, :] * ir[0, 0, 8:13, 18:23]).sum()
+        assert torch.allclose(hp(ir)[0, 0, 10, 20], ref, atol=1e-6)
+        r = lite.fusion.stem_stride
+        banded.fusion.band.bias.copy_(torch.tensor([1.0] * r * r + [-1.0] * r * r))
+        plain.fusion.detail, banded.fusion.detail = None, None  # compare the pre-detail-head output
+        za = torch.atanh(plain.fuse_with_priors(ir, vi, pri) * 2 - 1)
+        zb = torch.atanh(banded.fuse_with_priors(ir, vi, pri) * 2 - 1)
+        assert torch.allclose(zb - za, hp(ir) - hp(vi), atol=1e-3)
+
+
 def test_config_roundtrip_and_validation():
     cfg = get_preset("lite")
     assert DSPFusionConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg

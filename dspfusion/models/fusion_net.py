@@ -37,6 +37,18 @@ behave exactly as before. Measured (docs/TRAINING.md, ``lite11`` against a contr
 length): it helps most where VI is noisy (RoadScene50 ``vi_RN`` Qabf 0.345 → 0.455 on 10 pairs);
 on clean pairs the IR term rose on RoadScene50 and TNO25 only, and stayed far below the pyramid's
 (0.51 vs 0.68 on RoadScene50) until the pyramid detail loss of ``training/losses.py`` (``lite14``: 0.62).
+
+``band_mix`` (ours, off by default) adds per-pixel weights on each source's fine detail band::
+
+    z = head(x) + VI + β ⊙ (IR − VI) + γ_ir ⊙ hp(IR) + γ_vi ⊙ hp(VI)
+
+hp(x) = x − blur(x), blur the 5×5 binomial filter ([1 4 6 4 1]/16 in each direction, reflect padding), the
+finest band of a Laplacian pyramid without the downsampling; γ ``[B,2,H,W]`` from a 3×3 convolution of the
+refinement features at half resolution, pixel-shuffled like β. Why: β mixes whole pixels, so taking IR's base
+(β → 1) also drops VI's fine edges, and keeping VI's edges keeps its noise; max-abs pyramid fusion chooses per band.
+With ``lite15b``, Qabf's IR term rose to 0.654 on clean RoadScene50 while the VI term fell to 0.385 (the
+pyramid's: 0.676 and 0.471; benchmarks/results/qabf_terms.md). γ's convolution starts at zero, so weights
+without it behave exactly as before.
 """
 from __future__ import annotations
 
@@ -98,6 +110,17 @@ class FusionNet(nn.Module):
             self.mix = nn.Conv2d(dims[1], r * r, 3, padding=1)
             nn.init.zeros_(self.mix.weight)
             nn.init.zeros_(self.mix.bias)
+        self.band = None
+        if cfg.band_mix:
+            self.band = nn.Conv2d(dims[1], 2 * r * r, 3, padding=1)
+            nn.init.zeros_(self.band.weight)
+            nn.init.zeros_(self.band.bias)
+            k = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16
+            self.register_buffer("blur", (k[:, None] * k[None, :]).expand(cfg.in_chans, 1, 5, 5).clone(), persistent=False)
+
+    def high_pass(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B,C,H,W]`` → x − 5×5 binomial blur of x (reflect padding), same shape."""
+        return x - F.conv2d(F.pad(x, (2, 2, 2, 2), mode="reflect"), self.blur, groups=x.shape[1])
 
     def prior_pyramids(self, sem: torch.Tensor, deg_ir: torch.Tensor, deg_vi: torch.Tensor):
         """Per-level (Ps, Pd_ir, Pd_vi) for levels 1-4."""
@@ -137,6 +160,9 @@ class FusionNet(nn.Module):
         z = F.pixel_shuffle(self.head(x), r) + vi
         if self.mix is not None:
             z = z + F.pixel_shuffle(self.mix(x), r) * (ir - vi)
+        if self.band is not None:
+            g = F.pixel_shuffle(self.band(x), r)
+            z = z + g[:, :1] * self.high_pass(ir) + g[:, 1:] * self.high_pass(vi)
         if self.detail is not None:
             z = self.detail(z, F.pixel_shuffle(x, r), ir, vi)
         return (torch.tanh(z) + 1) / 2

@@ -228,7 +228,7 @@ def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig) -> 
     """The config to build when training ``model_cfg`` from weights of ``init_cfg``, or None if they do not fit.
 
     Two kinds of difference are allowed: the init's probe layout (refit post hoc: probe_hidden/probe_tile) is
-    kept, and a detail head, detail-head blocks or the IR mixing weight the init lacks are added (they start as
+    kept, and a detail head, detail-head blocks, the IR mixing weight or the band mixing weights the init lacks are added (they start as
     zero output / identity, so the init's behaviour is unchanged)."""
     init_f, model_f = init_cfg.fusion, model_cfg.fusion
     if init_f.detail_channels == 0 and model_f.detail_channels > 0:
@@ -237,6 +237,8 @@ def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig) -> 
         init_f = dc_replace(init_f, detail_blocks=model_f.detail_blocks)
     if model_f.ir_mix and not init_f.ir_mix:
         init_f = dc_replace(init_f, ir_mix=True)
+    if model_f.band_mix and not init_f.band_mix:
+        init_f = dc_replace(init_f, band_mix=True)
     init_cfg = init_cfg.replace(fusion=init_f)
     return init_cfg if _same_but_probe(init_cfg, model_cfg) else None
 
@@ -275,7 +277,7 @@ class Trainer:
             self._load(ckpt, state)
         elif init is not None:
             missing, unexpected = self.model.load_state_dict(init.state_dict(), strict=False)
-            if unexpected or any(not k.startswith(("fusion.detail.", "fusion.mix.")) for k in missing):  # grown parts
+            if unexpected or any(not k.startswith(("fusion.detail.", "fusion.mix.", "fusion.band.")) for k in missing):  # grown parts
                 raise ValueError(f"init_from {cfg.init_from}: missing {missing}, unexpected {unexpected}")
             if missing and self.d.main:
                 print(f"init_from: {len(missing)} new tensors (grown parts start as zero output): {sorted(missing)}")
