@@ -184,6 +184,23 @@ def test_pyramid_term_asks_for_each_sources_edges_at_every_scale():
     assert l_both < 0.5 * min(l_ir, l_vi)
 
 
+def test_base_term_asks_for_the_mean_of_the_sources_coarse_brightness():
+    """The optional pyramid base term (ours, off by default) is zero for the pixel-wise mean of two flat sources and
+    for an image that differs from it only in fine detail, and grows with the coarse brightness offset; the
+    intensity term instead asks for the brighter source."""
+    from dspfusion.training.losses import FusionLossWeights
+
+    dark, bright = torch.full((1, 3, 32, 32), 0.2), torch.full((1, 3, 32, 32), 0.8)
+    mid = torch.full((1, 3, 32, 32), 0.5)
+    w = FusionLossWeights(base=1.0)
+    assert "base" not in fusion_loss(mid, bright, dark)[1]
+    assert fusion_loss(mid, bright, dark, w)[1]["base"] == pytest.approx(0.0, abs=1e-6)
+    checker = mid + 0.1 * (torch.arange(32).remainder(2).float() - 0.5)  # 1-px stripes: fine detail only
+    assert fusion_loss(checker, bright, dark, w)[1]["base"] < 0.01
+    assert fusion_loss(bright, bright, dark, w)[1]["base"] == pytest.approx(0.3, abs=1e-3)
+    assert fusion_loss(bright, bright, dark)[1]["int"] == pytest.approx(0.0, abs=1e-6)
+
+
 def test_loss_weights_override_only_the_named_terms(data, tmp_path):
     from dspfusion.training.losses import FusionLossWeights
 

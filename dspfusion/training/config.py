@@ -52,7 +52,7 @@ class TrainConfig:
     freeze_dpen: bool = False  # ours: Stage I leaves DPEN (and so its type vectors) as they are
     prior_weight: float = 10.0  # Stage II L1 to the clean semantic prior
     # fusion-loss term weights that differ from the official ones (losses.FusionLossWeights: intensity 15,
-    # gradient 10, ssim 2, color 20, consistency 1; and two terms of ours, 0 = off: grad_vector, pyramid), e.g.
+    # gradient 10, ssim 2, color 20, consistency 1; and three terms of ours, 0 = off: grad_vector, pyramid, base), e.g.
     # {gradient: 25, pyramid: 150, intensity: 5} (the shipped lite14 and lite15b runs); None = the official weights
     loss_weights: dict[str, float] | None = None
     # ours: on the CPU, keep the weights and the batches in the channels-last memory layout, which oneDNN's CPU

@@ -18,6 +18,11 @@ Y = 0.299R + 0.587G + 0.114B:
   *intensity* at each pixel, so an IR edge inside a region where VI is brighter is not in its target, and
   L_grad only matches magnitudes at the finest scale; this term asks for every source's edges at every scale,
   as Qabf (edge strength and orientation, both sources) rewards (docs/TRAINING.md).
+* L_base  = 0 (ours, off by default): L1(B Y_F, ½ (B Y_IR + B Y_VI)), B the low-pass residual of the same 4-level
+  pyramid (1/8 resolution): the base of Laplacian-pyramid fusion, which averages the sources' low-pass residuals.
+  L_int's target takes the brighter source at every pixel, so where a bright IR object covers dark visible detail
+  (a car's wheels and shadow, RoadScene50) the fused image follows IR and loses the visible structure at coarse
+  scales; with L_int lowered or off, this term sets the fused image's coarse brightness as pyramid fusion does.
 
 The paper writes the intensity and gradient terms as one 15·(‖·‖ + 0.75‖∇·‖)
 term; we follow the code (weights above), as the weights are configurable.
@@ -70,6 +75,14 @@ def pyramid_detail_loss(y_f: torch.Tensor, y_ir: torch.Tensor, y_vi: torch.Tenso
     return loss
 
 
+def pyramid_base_loss(y_f: torch.Tensor, y_ir: torch.Tensor, y_vi: torch.Tensor, levels: int = 4) -> torch.Tensor:
+    """``[B,1,H,W]`` each → L1(low-pass residual of F, mean of the IR and VI low-pass residuals), the same
+    ``levels``-level kornia pyramid (and padding) as :func:`pyramid_detail_loss`."""
+    pyr = kornia.geometry.transform.build_laplacian_pyramid
+    b_f, b_ir, b_vi = (pyr(y, levels)[-1] for y in (y_f, y_ir, y_vi))
+    return F.l1_loss(b_f, 0.5 * (b_ir + b_vi))
+
+
 def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Mean SSIM, 13×13 Gaussian window σ 1.5, valid region, per channel, data range 1."""
     return kornia.metrics.ssim(a, b, window_size=13, max_val=1.0, padding="valid").mean()
@@ -84,6 +97,7 @@ class FusionLossWeights:
     consistency: float = 1.0
     grad_vector: float = 0.0  # ours; 0 = the official loss
     pyramid: float = 0.0  # ours; 0 = the official loss
+    base: float = 0.0  # ours; 0 = the official loss
 
 
 def fusion_loss(
@@ -118,6 +132,8 @@ def fusion_loss(
         terms["gvec"] = w.grad_vector * 2 * F.l1_loss(s_f, torch.where(ir_edge, s_ir, s_vi))
     if w.pyramid:
         terms["pyr"] = w.pyramid * pyramid_detail_loss(y_f, y_ir, y_vi)
+    if w.base:
+        terms["base"] = w.base * pyramid_base_loss(y_f, y_ir, y_vi)
     total = sum(terms.values())
     return total, {k: float(v.detach()) for k, v in terms.items()}
 
