@@ -252,10 +252,12 @@ PRESETS: dict[str, dict[str, Any]] = {
             with_probe=True,
             detail_channels=16,
             ir_mix=True,
+            band_mix=True,
         ),
         weights="dspfusion-lite.safetensors",
         description="CPU preset (ours): same modules, half width, one block per level, U-Net at half resolution "
-        "(stem_stride 2) plus a full-resolution detail head and a per-pixel IR residual weight; under 1 s per "
+        "(stem_stride 2) plus a full-resolution detail head, a per-pixel IR residual weight and per-pixel weights "
+        "on each source's fine detail band; under 1 s per "
         "640x480 pair on 2 CPU cores.",
     ),
     "tiny-official": dict(

@@ -86,6 +86,7 @@ def test_ir_mix_starts_as_the_model_without_it():
     torch.manual_seed(0)
     lite = get_preset("lite")
     assert lite.fusion.ir_mix  # shipped layout (lite11 on)
+    lite = lite.replace(fusion=replace(lite.fusion, band_mix=False))  # compare the IR weight alone
     plain = build_model(lite.replace(fusion=replace(lite.fusion, ir_mix=False))).eval()
     mixed = build_model(lite).eval()
     missing, unexpected = mixed.load_state_dict(plain.state_dict(), strict=False)
@@ -108,8 +109,9 @@ def test_band_mix_starts_as_the_model_without_it():
     minus its 5×5 binomial blur; on a constant image hp is zero (reflect padding keeps the borders flat)."""
     torch.manual_seed(0)
     lite = get_preset("lite")
-    plain = build_model(lite).eval()
-    banded = build_model(lite.replace(fusion=replace(lite.fusion, band_mix=True))).eval()
+    assert lite.fusion.band_mix  # shipped layout (lite17 on)
+    plain = build_model(lite.replace(fusion=replace(lite.fusion, band_mix=False))).eval()
+    banded = build_model(lite).eval()
     missing, unexpected = banded.load_state_dict(plain.state_dict(), strict=False)
     assert not unexpected and sorted(missing) == ["fusion.band.bias", "fusion.band.weight"]
     assert "fusion.blur" not in banded.state_dict()  # a fixed filter, not a weight

@@ -123,7 +123,9 @@ def test_trained_weights_tiled_match_untiled():
     0.07; 4 passes 0.155 / 2.1 / 0.06; 5 passes 0.12 / 2.1 / 0.07: from 3 passes on they sit at a floor of about 0.15
     grey levels, where one more pass moves the mean by a few hundredths either way. The step-36,900 weights: 0 passes
     4.6 / 33 / 0.75; 1 pass 2.1 / 8.2 / 0.26; 2 passes 0.73 / 2.6 / 0.03; 3 passes 0.17 / 2.4 / 0.08; 4 passes 0.13 /
-    2.2 / 0.07; 5 passes 0.12 / 2.1 / 0.07."""
+    2.2 / 0.07; 5 passes 0.12 / 2.1 / 0.07. The step-38,700 weights (band mixing weights): 0 passes 4.2 / 16 /
+    0.45; 1 pass 2.7 / 8.2 / 0.35; 2 passes 0.60 / 3.0 / 0.04; 3 passes 0.23 / 2.8 / 0.08; 4 passes 0.15 / 2.3 / 0.07;
+    5 passes 0.12 / 2.3 / 0.07."""
     from dspfusion.checkpoint import load_model
     from dspfusion.example import make_example_pair
     from dspfusion.inference import prepare_pair
