@@ -68,19 +68,29 @@ def pyramid_detail_loss(y_f: torch.Tensor, y_ir: torch.Tensor, y_vi: torch.Tenso
     kornia reflect-pads a side that is not a multiple of 2^(levels−1), and both sides up to the next power of two when
     neither is one (the 96×96 training crops become 128×128), so the mean includes the reflected border; the three
     pyramids are padded alike."""
-    pyr = kornia.geometry.transform.build_laplacian_pyramid
-    loss = y_f.new_zeros(())
-    for b_f, b_ir, b_vi in zip(*(pyr(y, levels)[:-1] for y in (y_f, y_ir, y_vi))):
+    return _detail_term(*_pyramids(y_f, y_ir, y_vi, levels=levels))
+
+
+def _pyramids(*ys: torch.Tensor, levels: int = 4) -> list[list[torch.Tensor]]:
+    """One kornia Laplacian pyramid (``levels − 1`` detail bands, then the low-pass residual) per image."""
+    return [kornia.geometry.transform.build_laplacian_pyramid(y, levels) for y in ys]
+
+
+def _detail_term(p_f: list[torch.Tensor], p_ir: list[torch.Tensor], p_vi: list[torch.Tensor]) -> torch.Tensor:
+    loss = p_f[0].new_zeros(())
+    for b_f, b_ir, b_vi in zip(p_f[:-1], p_ir[:-1], p_vi[:-1]):
         loss = loss + F.l1_loss(b_f, torch.where(b_ir.abs() > b_vi.abs(), b_ir, b_vi))
     return loss
+
+
+def _base_term(p_f: list[torch.Tensor], p_ir: list[torch.Tensor], p_vi: list[torch.Tensor]) -> torch.Tensor:
+    return F.l1_loss(p_f[-1], 0.5 * (p_ir[-1] + p_vi[-1]))
 
 
 def pyramid_base_loss(y_f: torch.Tensor, y_ir: torch.Tensor, y_vi: torch.Tensor, levels: int = 4) -> torch.Tensor:
     """``[B,1,H,W]`` each → L1(low-pass residual of F, mean of the IR and VI low-pass residuals), the same
     ``levels``-level kornia pyramid (and padding) as :func:`pyramid_detail_loss`."""
-    pyr = kornia.geometry.transform.build_laplacian_pyramid
-    b_f, b_ir, b_vi = (pyr(y, levels)[-1] for y in (y_f, y_ir, y_vi))
-    return F.l1_loss(b_f, 0.5 * (b_ir + b_vi))
+    return _base_term(*_pyramids(y_f, y_ir, y_vi, levels=levels))
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -130,10 +140,12 @@ def fusion_loss(
     if w.grad_vector:
         ir_edge = (s_ir * s_ir).sum(2, keepdim=True) > (s_vi * s_vi).sum(2, keepdim=True)  # [B,1,1,H,W]
         terms["gvec"] = w.grad_vector * 2 * F.l1_loss(s_f, torch.where(ir_edge, s_ir, s_vi))
-    if w.pyramid:
-        terms["pyr"] = w.pyramid * pyramid_detail_loss(y_f, y_ir, y_vi)
-    if w.base:
-        terms["base"] = w.base * pyramid_base_loss(y_f, y_ir, y_vi)
+    if w.pyramid or w.base:
+        pyramids = _pyramids(y_f, y_ir, y_vi)  # built once for both pyramid terms
+        if w.pyramid:
+            terms["pyr"] = w.pyramid * _detail_term(*pyramids)
+        if w.base:
+            terms["base"] = w.base * _base_term(*pyramids)
     total = sum(terms.values())
     return total, {k: float(v.detach()) for k, v in terms.items()}
 

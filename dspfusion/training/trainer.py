@@ -224,6 +224,10 @@ def _same_but_probe(a: DSPFusionConfig, b: DSPFusionConfig) -> bool:
     return a.replace(probe_hidden=0, probe_tile=0) == b.replace(probe_hidden=0, probe_tile=0)
 
 
+# State-dict prefixes of the parts _config_from_init may add to an init_from model (they start as zero output).
+_GROWN_PREFIXES = ("fusion.detail.", "fusion.mix.", "fusion.band.")
+
+
 def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig) -> DSPFusionConfig | None:
     """The config to build when training ``model_cfg`` from weights of ``init_cfg``, or None if they do not fit.
 
@@ -277,7 +281,7 @@ class Trainer:
             self._load(ckpt, state)
         elif init is not None:
             missing, unexpected = self.model.load_state_dict(init.state_dict(), strict=False)
-            if unexpected or any(not k.startswith(("fusion.detail.", "fusion.mix.", "fusion.band.")) for k in missing):  # grown parts
+            if unexpected or any(not k.startswith(_GROWN_PREFIXES) for k in missing):
                 raise ValueError(f"init_from {cfg.init_from}: missing {missing}, unexpected {unexpected}")
             if missing and self.d.main:
                 print(f"init_from: {len(missing)} new tensors (grown parts start as zero output): {sorted(missing)}")
