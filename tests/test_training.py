@@ -184,6 +184,47 @@ def test_pyramid_term_asks_for_each_sources_edges_at_every_scale():
     assert l_both < 0.5 * min(l_ir, l_vi)
 
 
+def test_pyramid_window_chooses_by_local_band_energy_as_the_laplacian_baseline_does():
+    """``pyramid_window`` (ours) chooses each band's source by its mean square over a window, the salience rule of
+    our Laplacian baseline (same values inside the border); window 1 is the per-pixel |band| rule bit for bit, and
+    a window changes the choice (and so the loss) around an isolated strong IR detail."""
+    import kornia
+    import numpy as np
+
+    from dspfusion.baselines.fusion import _local_energy as baseline_energy
+    from dspfusion.training.losses import FusionLossWeights, _local_energy, pyramid_detail_loss
+
+    torch.manual_seed(0)
+    band = torch.randn(1, 1, 24, 24)
+    ours = _local_energy(band, 3)[0, 0, 1:-1, 1:-1].numpy()
+    theirs = baseline_energy(band[0, 0].numpy(), 3)[1:-1, 1:-1]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-7)
+    assert torch.equal(_local_energy(band, 1), band.abs())
+
+    vi = 0.5 + 0.2 * (torch.rand(1, 1, 32, 32) - 0.5)  # VI: texture everywhere
+    ir = torch.full((1, 1, 32, 32), 0.5)
+    ir[..., 8::16, 8::16] = 0.8  # IR: four isolated bright points
+    f = torch.rand(1, 1, 32, 32)
+    bands = [kornia.geometry.transform.build_laplacian_pyramid(y, 4)[:-1] for y in (f, ir, vi)]
+    per_pixel = sum(
+        torch.nn.functional.l1_loss(b_f, torch.where(b_i.abs() > b_v.abs(), b_i, b_v)) for b_f, b_i, b_v in zip(*bands)
+    )
+    assert float(pyramid_detail_loss(f, ir, vi)) == float(per_pixel)
+    # F = VI keeps VI's texture where an IR point wins per pixel; a 5x5 window hands the point's neighbourhood to IR
+    assert pyramid_detail_loss(vi, ir, vi, window=5) > 1.2 * pyramid_detail_loss(vi, ir, vi)
+    w1, w5 = FusionLossWeights(pyramid=1.0), FusionLossWeights(pyramid=1.0, pyramid_window=5.0)
+    rgb = [t.expand(-1, 3, -1, -1) for t in (vi, ir, vi)]
+    assert fusion_loss(*rgb, w5)[1]["pyr"] == pytest.approx(float(pyramid_detail_loss(vi, ir, vi, window=5)), rel=1e-6)
+    assert fusion_loss(*rgb, w5)[1]["pyr"] != fusion_loss(*rgb, w1)[1]["pyr"]
+
+
+def test_pyramid_window_must_be_odd():
+    for bad in (2, 1.5):
+        with pytest.raises(UserError, match="pyramid_window"):
+            TrainConfig.load(None, [f"loss_weights={{'pyramid': 1, 'pyramid_window': {bad}}}"])
+    assert TrainConfig.load(None, ["loss_weights={'pyramid': 1, 'pyramid_window': 3}"]).loss_weights["pyramid_window"] == 3
+
+
 def test_base_term_asks_for_the_mean_of_the_sources_coarse_brightness():
     """The optional pyramid base term (ours, off by default) is zero for the pixel-wise mean of two flat sources and
     for an image that differs from it only in fine detail, and grows with the coarse brightness offset; the

@@ -52,7 +52,8 @@ class TrainConfig:
     freeze_dpen: bool = False  # ours: Stage I leaves DPEN (and so its type vectors) as they are
     prior_weight: float = 10.0  # Stage II L1 to the clean semantic prior
     # fusion-loss term weights that differ from the official ones (losses.FusionLossWeights: intensity 15,
-    # gradient 10, ssim 2, color 20, consistency 1; and three terms of ours, 0 = off: grad_vector, pyramid, base), e.g.
+    # gradient 10, ssim 2, color 20, consistency 1; and three terms of ours, 0 = off: grad_vector, pyramid, base; and
+    # pyramid_window, the odd window of the pyramid term's source choice, 1 = per pixel), e.g.
     # {gradient: 25, pyramid: 150, intensity: 5} (the shipped lite14 and lite15b runs); None = the official weights
     loss_weights: dict[str, float] | None = None
     # ours: on the CPU, keep the weights and the batches in the channels-last memory layout, which oneDNN's CPU
@@ -117,6 +118,9 @@ class TrainConfig:
                 k in terms and isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for k, v in lw.items()
             ):
                 raise UserError(f"loss_weights: expected a mapping of {' / '.join(sorted(terms))}: number >= 0, got {lw!r}")
+            win = lw.get("pyramid_window", 1)
+            if win != int(win) or int(win) % 2 == 0:
+                raise UserError(f"loss_weights: pyramid_window must be an odd whole number (1 = per pixel, 3, 5 ...), got {win!r}")
         repeat = data.get("root_repeat")
         if repeat is not None and (
             not isinstance(repeat, dict)

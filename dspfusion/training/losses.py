@@ -17,7 +17,9 @@ Y = 0.299R + 0.587G + 0.114B:
   bands of max-abs Laplacian-pyramid fusion of the clean sources. L_int asks for the brighter source's
   *intensity* at each pixel, so an IR edge inside a region where VI is brighter is not in its target, and
   L_grad only matches magnitudes at the finest scale; this term asks for every source's edges at every scale,
-  as Qabf (edge strength and orientation, both sources) rewards (docs/TRAINING.md).
+  as Qabf (edge strength and orientation, both sources) rewards (docs/TRAINING.md). ``pyramid_window`` w > 1
+  (ours, default 1 = per pixel) chooses the source by its local band energy (mean square over a w×w window,
+  the salience rule of Burt & Kolczynski 1993 that our Laplacian baseline uses) instead of per pixel |L_k|.
 * L_base  = 0 (ours, off by default): L1(B Y_F, ½ (B Y_IR + B Y_VI)), B the low-pass residual of the same 4-level
   pyramid (1/8 resolution): the base of Laplacian-pyramid fusion, which averages the sources' low-pass residuals.
   L_int's target takes the brighter source at every pixel, so where a bright IR object covers dark visible detail
@@ -62,13 +64,16 @@ def sobel_xy(y: torch.Tensor, signed: bool = False) -> torch.Tensor:
     return g if signed else g.abs()
 
 
-def pyramid_detail_loss(y_f: torch.Tensor, y_ir: torch.Tensor, y_vi: torch.Tensor, levels: int = 4) -> torch.Tensor:
-    """``[B,1,H,W]`` each → Σ over the ``levels − 1`` detail bands of L1(band(F), max-abs band of IR / VI).
+def pyramid_detail_loss(
+    y_f: torch.Tensor, y_ir: torch.Tensor, y_vi: torch.Tensor, levels: int = 4, window: int = 1
+) -> torch.Tensor:
+    """``[B,1,H,W]`` each → Σ over the ``levels − 1`` detail bands of L1(band(F), the band of IR or VI, whichever
+    has the larger local energy: |band| per pixel for ``window`` 1, else the mean of band² over window×window).
 
     kornia reflect-pads a side that is not a multiple of 2^(levels−1), and both sides up to the next power of two when
     neither is one (the 96×96 training crops become 128×128), so the mean includes the reflected border; the three
     pyramids are padded alike."""
-    return _detail_term(*_pyramids(y_f, y_ir, y_vi, levels=levels))
+    return _detail_term(*_pyramids(y_f, y_ir, y_vi, levels=levels), window=window)
 
 
 def _pyramids(*ys: torch.Tensor, levels: int = 4) -> list[list[torch.Tensor]]:
@@ -76,10 +81,20 @@ def _pyramids(*ys: torch.Tensor, levels: int = 4) -> list[list[torch.Tensor]]:
     return [kornia.geometry.transform.build_laplacian_pyramid(y, levels) for y in ys]
 
 
-def _detail_term(p_f: list[torch.Tensor], p_ir: list[torch.Tensor], p_vi: list[torch.Tensor]) -> torch.Tensor:
+def _local_energy(band: torch.Tensor, window: int) -> torch.Tensor:
+    """``[B,1,h,w]`` → |band| for ``window`` 1, else the mean of band² over the window (border windows shrink)."""
+    if window == 1:
+        return band.abs()
+    return F.avg_pool2d(band * band, window, stride=1, padding=window // 2, count_include_pad=False)
+
+
+def _detail_term(
+    p_f: list[torch.Tensor], p_ir: list[torch.Tensor], p_vi: list[torch.Tensor], window: int = 1
+) -> torch.Tensor:
     loss = p_f[0].new_zeros(())
     for b_f, b_ir, b_vi in zip(p_f[:-1], p_ir[:-1], p_vi[:-1]):
-        loss = loss + F.l1_loss(b_f, torch.where(b_ir.abs() > b_vi.abs(), b_ir, b_vi))
+        ir_wins = _local_energy(b_ir, window) > _local_energy(b_vi, window)
+        loss = loss + F.l1_loss(b_f, torch.where(ir_wins, b_ir, b_vi))
     return loss
 
 
@@ -108,6 +123,7 @@ class FusionLossWeights:
     grad_vector: float = 0.0  # ours; 0 = the official loss
     pyramid: float = 0.0  # ours; 0 = the official loss
     base: float = 0.0  # ours; 0 = the official loss
+    pyramid_window: float = 1.0  # ours: odd window of the pyramid term's source choice; 1 = per pixel
 
 
 def fusion_loss(
@@ -143,7 +159,7 @@ def fusion_loss(
     if w.pyramid or w.base:
         pyramids = _pyramids(y_f, y_ir, y_vi)  # built once for both pyramid terms
         if w.pyramid:
-            terms["pyr"] = w.pyramid * _detail_term(*pyramids)
+            terms["pyr"] = w.pyramid * _detail_term(*pyramids, window=int(w.pyramid_window))
         if w.base:
             terms["base"] = w.base * _base_term(*pyramids)
     total = sum(terms.values())
