@@ -404,3 +404,30 @@ def test_changed_method_identity_is_refused_until_its_cache_is_deleted(tmp_path)
     (tmp_path / "results" / "m").rmdir()  # the fix the message names
     _check_identity(cfg, method("b"), overwrite=False)
     assert "\"b\"" in (tmp_path / "methods" / "m.json").read_text()
+
+
+def test_compare_wins_reads_one_methods_row_from_two_reports(tmp_path):
+    """benchmarks/compare_wins.py: the method's row from each compare_methods report, the change, and the count of
+    conditions that went the better way (down where lower is better); ties at 3 decimals are counted apart."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("compare_wins", REPO / "benchmarks" / "compare_wins.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    def report(path, qabf, niqe):
+        rows = []
+        for title, vals in (("A · Qabf (higher is better)", qabf), ("A · NIQE (lower is better)", niqe)):
+            rows += [f"### {title}", "", "| method | c1 | c2 | c3 | mean |", "| :-- | --: | --: | --: | --: |",
+                     "| other | 9.000 | 9.000 | 9.000 | 9.000 |",
+                     "| ours | " + " | ".join(f"{v:.3f}" for v in vals + [sum(vals) / 3]) + " |", ""]
+        path.write_text("\n".join(rows))
+
+    report(tmp_path / "old.md", [0.5, 0.5, 0.5], [4.0, 4.0, 4.0])
+    report(tmp_path / "new.md", [0.6, 0.5, 0.4], [3.0, 5.0, 3.5])
+    text = mod.compare(tmp_path / "old.md", tmp_path / "new.md", "ours", "before", "after")
+    assert "after above before in 1 of 3 conditions (equal at 3 decimals in 1)" in text
+    assert "after below before in 2 of 3 conditions (equal at 3 decimals in 0)" in text
+    assert "| change | +0.100 | +0.000 | -0.100 | +0.000 |" in text
+    with pytest.raises(SystemExit, match="no table has a row"):
+        mod.compare(tmp_path / "old.md", tmp_path / "new.md", "missing", "a", "b")

@@ -125,7 +125,9 @@ def test_trained_weights_tiled_match_untiled():
     4.6 / 33 / 0.75; 1 pass 2.1 / 8.2 / 0.26; 2 passes 0.73 / 2.6 / 0.03; 3 passes 0.17 / 2.4 / 0.08; 4 passes 0.13 /
     2.2 / 0.07; 5 passes 0.12 / 2.1 / 0.07. The step-38,700 weights (band mixing weights): 0 passes 4.2 / 16 /
     0.45; 1 pass 2.7 / 8.2 / 0.35; 2 passes 0.60 / 3.0 / 0.04; 3 passes 0.23 / 2.8 / 0.08; 4 passes 0.15 / 2.3 / 0.07;
-    5 passes 0.12 / 2.3 / 0.07."""
+    5 passes 0.12 / 2.3 / 0.07. The step-40,500 weights (the pyramid term's source chosen over 3x3 windows): 0 passes
+    4.5 / 18 / 0.27; 1 pass 2.8 / 7.3 / 0.17; 2 passes 0.29 / 3.2 / 0.07; 3 passes 0.22 / 3.3 / 0.06; 4 passes 0.16 /
+    3.2 / 0.07; 5 passes 0.15 / 3.1 / 0.06."""
     from dspfusion.checkpoint import load_model
     from dspfusion.example import make_example_pair
     from dspfusion.inference import prepare_pair
