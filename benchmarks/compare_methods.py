@@ -15,6 +15,8 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
+from dspfusion.io import write_text_atomic
+
 
 def load(path: Path, metric: str) -> dict[str, dict[str, dict[str, float]]]:
     """summary.csv → {dataset: {condition: {method: mean}}} for one metric."""
@@ -72,9 +74,7 @@ def main() -> None:
     text = "\n".join(parts)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_suffix(args.out.suffix + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(args.out)
+        write_text_atomic(args.out, text)
         print(f"wrote {args.out}")
     else:
         print(text)

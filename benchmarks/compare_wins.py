@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dspfusion.io import write_text_atomic
+
 
 def read_rows(path: Path, method: str) -> dict[str, tuple[list[str], list[float]]]:
     """report → {table heading: (column names, the method's values)}; the last column is the mean."""
@@ -67,9 +69,8 @@ def main() -> None:
     args = ap.parse_args()
     text = compare(args.old, args.new, args.method, args.old_name, args.new_name)
     if args.out:
-        tmp = args.out.with_suffix(args.out.suffix + ".tmp")
-        tmp.write_text(text + "\n")
-        tmp.replace(args.out)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(args.out, text + "\n")
         print(f"wrote {args.out}")
     else:
         print(text)
