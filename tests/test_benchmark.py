@@ -431,3 +431,35 @@ def test_compare_wins_reads_one_methods_row_from_two_reports(tmp_path):
     assert "| change | +0.100 | +0.000 | -0.100 | +0.000 |" in text
     with pytest.raises(SystemExit, match="no table has a row"):
         mod.compare(tmp_path / "old.md", tmp_path / "new.md", "missing", "a", "b")
+
+
+def test_qabf_terms_reads_degraded_conditions_against_the_clean_sources(tmp_path):
+    """benchmarks/qabf_terms.py --conditions: one table per (set, condition), scored against the clean sources. A
+    "fused" image that is the clean IR keeps IR's edges (Q_IR > 0.95 > Q_VI, as in test_qabf_terms_recombine_to_qabf),
+    whatever condition folder it sits in; the default (clean) title and layout are kept."""
+    import importlib.util
+
+    src = SHARED / "data" / "test" / "roadscene50"
+    need(src)
+    spec = importlib.util.spec_from_file_location("qabf_terms", REPO / "benchmarks" / "qabf_terms.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    names = sorted(p.stem for p in (src / "ir").iterdir())[:2]
+    for cond in ("clean", "ir_LC"):
+        folder = tmp_path / "run" / "results" / "copy" / "RoadScene50" / cond
+        folder.mkdir(parents=True)
+        for n in names:
+            ir = read_image(next((src / "ir").glob(f"{n}.*")))
+            write_image(folder / f"{n}.png", ir)
+    out = tmp_path / "terms.md"
+    args = ["--run", str(tmp_path / "run"), "--methods", "copy", "--datasets", "RoadScene50", "--pairs", "2"]
+    assert mod.main(args + ["--conditions", "clean", "ir_LC", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "(against the clean sources)" in text
+    for cond in ("clean", "ir_LC"):
+        row = text.split(f"## RoadScene50 · {cond}")[1].split("| copy | ")[1].split(" |")
+        assert float(row[1]) > 0.95 > float(row[2])  # Q_IR, Q_VI
+    assert mod.main(args + ["--out", str(out)]) == 0
+    assert "(clean test pairs)" in out.read_text() and "## RoadScene50\n" in out.read_text()
+    with pytest.raises(SystemExit, match="no fused images"):
+        mod.main(args + ["--conditions", "vi_Blur", "--out", str(out)])
