@@ -127,7 +127,9 @@ def test_trained_weights_tiled_match_untiled():
     0.45; 1 pass 2.7 / 8.2 / 0.35; 2 passes 0.60 / 3.0 / 0.04; 3 passes 0.23 / 2.8 / 0.08; 4 passes 0.15 / 2.3 / 0.07;
     5 passes 0.12 / 2.3 / 0.07. The step-40,500 weights (the pyramid term's source chosen over 3x3 windows): 0 passes
     4.5 / 18 / 0.27; 1 pass 2.8 / 7.3 / 0.17; 2 passes 0.29 / 3.2 / 0.07; 3 passes 0.22 / 3.3 / 0.06; 4 passes 0.16 /
-    3.2 / 0.07; 5 passes 0.15 / 3.1 / 0.06."""
+    3.2 / 0.07; 5 passes 0.15 / 3.1 / 0.06. The step-44,100 weights (two more runs of the same recipe) converge more
+    slowly: 0 passes 3.5 / 20 / 0.31; 1 pass 3.5 / 12 / 0.49; 2 passes 0.78 / 4.8 / 0.19; 3 passes 0.38 / 5.0 / 0.15;
+    4 passes 0.31 / 4.4 / 0.08; 5 passes 0.19 / 4.2 / 0.06."""
     from dspfusion.checkpoint import load_model
     from dspfusion.example import make_example_pair
     from dspfusion.inference import prepare_pair
