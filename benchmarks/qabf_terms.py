@@ -12,12 +12,14 @@ against the clean sources, as the degraded benchmark's Qabf is.
     python benchmarks/qabf_terms.py --run runs/benchmarks/clean --methods DSPFusion-lite Laplacian GFF max \\
         --pairs 25 --out benchmarks/results/qabf_terms.md
     python benchmarks/qabf_terms.py --run runs/benchmarks/degraded --datasets RoadScene50 MSRS91 \\
-        --methods DSPFusion-lite lite-noprior Laplacian+enh GFF+enh --conditions ir_LC ir_SN LL_LC \\
-        --out benchmarks/results/qabf_terms_degraded.md
+        --methods DSPFusion-lite lite-noprior Laplacian+enh GFF+enh --conditions LL_LC LL_SN Rain_SN ir_LC ir_RN \\
+        ir_SN vi_Blur vi_LL vi_OE vi_RN vi_Rain vi_haze --pairs 20 \\
+        --out benchmarks/results/experiments/lite20/qabf_terms_degraded_lite20.md
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 import sys
 from pathlib import Path
@@ -74,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "qabf_terms.md")
     args = ap.parse_args(argv)
     clean_only = args.conditions == ["clean"]
+
+    @functools.lru_cache(maxsize=None)
+    def sources(ds: str, stem: str) -> tuple[np.ndarray, np.ndarray]:
+        """The clean IR and VI of one pair, read once for every method and condition that scores against them."""
+        return tuple(load_grey(_source(SETS[ds] / m, stem)).astype(np.float64) for m in ("ir", "vi"))  # type: ignore[return-value]
     cols = ["Qabf", "Q_IR", "Q_VI", "IR share w", "IR-dominant strong edges", "fused/IR at IR edges",
             "fused/VI at VI edges"]
     title = "clean test pairs" if clean_only else "against the clean sources"
@@ -93,8 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"{folder}: no fused images (run the benchmark with method {method!r} first)")
             rows = []
             for f in files:
-                ir = load_grey(_source(SETS[ds] / "ir", f.stem)).astype(np.float64)
-                vi = load_grey(_source(SETS[ds] / "vi", f.stem)).astype(np.float64)
+                ir, vi = sources(ds, f.stem)
                 fused = load_grey(f).astype(np.float64)
                 m = measure(fused, ir, vi)
                 q = m["ir_weight"] * m["ir"] + (1 - m["ir_weight"]) * m["vi"]

@@ -406,14 +406,20 @@ def test_changed_method_identity_is_refused_until_its_cache_is_deleted(tmp_path)
     assert "\"b\"" in (tmp_path / "methods" / "m.json").read_text()
 
 
+def _benchmark_script(name: str):
+    """Import ``benchmarks/<name>.py`` (a script folder, not a package) as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def test_compare_wins_reads_one_methods_row_from_two_reports(tmp_path):
     """benchmarks/compare_wins.py: the method's row from each compare_methods report, the change, and the count of
     conditions that went the better way (down where lower is better); ties at 3 decimals are counted apart."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("compare_wins", REPO / "benchmarks" / "compare_wins.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _benchmark_script("compare_wins")
 
     def report(path, qabf, niqe):
         rows = []
@@ -437,13 +443,9 @@ def test_qabf_terms_reads_degraded_conditions_against_the_clean_sources(tmp_path
     """benchmarks/qabf_terms.py --conditions: one table per (set, condition), scored against the clean sources. A
     "fused" image that is the clean IR keeps IR's edges (Q_IR > 0.95 > Q_VI, as in test_qabf_terms_recombine_to_qabf),
     whatever condition folder it sits in; the default (clean) title and layout are kept."""
-    import importlib.util
-
     src = SHARED / "data" / "test" / "roadscene50"
     need(src)
-    spec = importlib.util.spec_from_file_location("qabf_terms", REPO / "benchmarks" / "qabf_terms.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _benchmark_script("qabf_terms")
     names = sorted(p.stem for p in (src / "ir").iterdir())[:2]
     for cond in ("clean", "ir_LC"):
         folder = tmp_path / "run" / "results" / "copy" / "RoadScene50" / cond
