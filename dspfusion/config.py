@@ -69,6 +69,9 @@ class FusionNetConfig:
     # Ours: per-pixel weights on the fine detail band of IR and of VI beside the residuals (models/fusion_net.py);
     # False = official.
     band_mix: bool = False
+    # Ours: segments of a per-image tone curve for each source, predicted from its DPEN prior (models/fusion_net.py);
+    # 0 = none (official).
+    tone_curve: int = 0
 
     @property
     def pad_multiple(self) -> int:
@@ -194,6 +197,7 @@ def make_config(
     detail_blocks: int = 0,
     ir_mix: bool = False,
     band_mix: bool = False,
+    tone_curve: int = 0,
 ) -> DSPFusionConfig:
     """Build a consistent config from the official constructor arguments' degrees of freedom."""
     sem_dim, deg_dim = 4 * sem_embed, 4 * deg_embed
@@ -211,6 +215,7 @@ def make_config(
             detail_blocks=detail_blocks,
             ir_mix=ir_mix,
             band_mix=band_mix,
+            tone_curve=tone_curve,
         ),
         semantic=PriorEncoderConfig(in_chans=6, embed_dim=sem_embed, num_blocks=sem_blocks, out_dim=sem_dim, stem_dim=sem_stem),
         degradation=PriorEncoderConfig(

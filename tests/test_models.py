@@ -103,6 +103,36 @@ def test_ir_mix_starts_as_the_model_without_it():
         assert torch.allclose(zb - za, ir - vi, atol=1e-3)
 
 
+def test_tone_curve_starts_as_the_model_without_it():
+    """The tone curves' last layers start at zero: weights without them give the same output. With only the gain
+    segment's coefficient c₁ set (bias 1), the curve is x + relu(x) = 2x on [0, 1]; set c₀ (bias 0.25) and it adds
+    0.25 everywhere. The curve of a source depends only on its own prior."""
+    torch.manual_seed(0)
+    lite = get_preset("lite")
+    curved_cfg = lite.replace(fusion=replace(lite.fusion, tone_curve=4))
+    plain = build_model(lite).eval()
+    curved = build_model(curved_cfg).eval()
+    missing, unexpected = curved.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith(("fusion.curve_ir.", "fusion.curve_vi.")) for k in missing)
+    ir, vi = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 48)
+    with torch.no_grad():
+        pri = plain.compute_priors(ir, vi)
+        assert torch.equal(plain.fuse_with_priors(ir, vi, pri), curved.fuse_with_priors(ir, vi, pri))
+        f = curved.fusion
+        x = torch.linspace(0, 1, 11).view(1, 1, 1, 11)
+        assert torch.equal(f.tone(x, pri.deg_ir, f.curve_ir), x)
+        f.curve_ir[-1].bias[1] = 1.0
+        assert torch.allclose(f.tone(x, pri.deg_ir, f.curve_ir), 2 * x)
+        f.curve_ir[-1].bias[0] = 0.25
+        assert torch.allclose(f.tone(x, pri.deg_ir, f.curve_ir), 2 * x + 0.25)
+        f.curve_ir[-1].bias[3] = -1.0  # the third segment (x > 2/4) flattens the curve: slope 2 - 1 = 1 there
+        y = f.tone(x, pri.deg_ir, f.curve_ir)[0, 0, 0]
+        expect = 2 * x[0, 0, 0] + 0.25 - torch.relu(x[0, 0, 0] - 0.5)
+        assert torch.allclose(y, expect)
+        assert not torch.equal(curved.fuse_with_priors(ir, vi, pri), plain.fuse_with_priors(ir, vi, pri))
+        assert torch.equal(f.tone(x, pri.deg_vi, f.curve_vi), x)  # the VI curve is still the identity
+
+
 def test_band_mix_starts_as_the_model_without_it():
     """The band weights' convolution starts at zero: weights without it give the same output. With γ_ir = 1 and
     γ_vi = -1 everywhere (biases), the output moves by exactly hp(IR) − hp(VI) before the squashing, hp being x

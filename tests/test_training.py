@@ -416,27 +416,28 @@ def test_continue_adds_the_detail_head(data, tmp_path):
         Trainer(back, resume=False, progress=False)
 
 
-def test_continue_adds_detail_blocks_ir_mix_and_band_mix(data, tmp_path):
+def test_continue_adds_detail_blocks_ir_mix_band_mix_and_tone_curve(data, tmp_path):
     """init_from weights whose detail head has fewer residual blocks than the model's, and no IR or band mixing
-    weights: every tensor is copied, the new parts start as the identity / zero (zero last convolution), and the
-    run trains them."""
+    weights and no tone curves: every tensor is copied, the new parts start as the identity / zero (zero last
+    convolution or layer), and the run trains them."""
     from dataclasses import replace
 
     from dspfusion.config import get_preset
 
     base = get_preset("tiny-official")
     base = base.replace(fusion=replace(base.fusion, detail_channels=4))
-    deep = base.replace(fusion=replace(base.fusion, detail_blocks=1, ir_mix=True, band_mix=True))
+    deep = base.replace(fusion=replace(base.fusion, detail_blocks=1, ir_mix=True, band_mix=True, tone_curve=4))
     t, init = _grown_trainer(data, tmp_path / "deep", base, deep, seed=6, init_step=2, stage1_iters=2, stage2_iters=0)
     assert t.model.config == deep
     for k, v in init.state_dict().items():
         assert torch.equal(t.model.state_dict()[k], v), k
     block = t.model.fusion.detail.blocks[0]
     assert block.conv2.weight.abs().sum() == 0 and t.model.fusion.mix.weight.abs().sum() == 0
-    assert t.model.fusion.band.weight.abs().sum() == 0
+    assert t.model.fusion.band.weight.abs().sum() == 0 and t.model.fusion.curve_ir[-1].weight.abs().sum() == 0
     model, _ = load_model(t.run())
     assert model.config == deep and model.fusion.detail.blocks[0].conv2.weight.abs().sum() > 0
     assert model.fusion.mix.weight.abs().sum() > 0 and model.fusion.band.weight.abs().sum() > 0
+    assert model.fusion.curve_ir[-1].weight.abs().sum() > 0 and model.fusion.curve_vi[-1].weight.abs().sum() > 0
 
 
 def _run_until(trainer: Trainer, steps: int) -> None:

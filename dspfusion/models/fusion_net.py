@@ -51,6 +51,20 @@ pyramid's: 0.676 and 0.471; benchmarks/results/qabf_terms.md). γ's convolution 
 without it behave exactly as before. Measured (docs/TRAINING.md, ``lite17`` against a control of the same length,
 10 degraded pairs per set): mean Qabf MSRS91 +0.002 (11 of 12 conditions), RoadScene50 equal; the trained
 network puts IR's fine band in (γ_ir ≈ 0.5) more than VI's (γ_vi ≈ 0.1), so the visible-edge gap stays.
+
+``tone_curve`` K > 0 (ours, off by default) passes each source through a per-image tone curve before the network
+and before every full-resolution path (VI residual, β, hp)::
+
+    x' = x + c₀ + Σ_{k=0}^{K-1} c_{k+1} · relu(x − k/K)        (a piecewise-linear curve with K segments)
+
+c ``[B, K+1]`` from a two-layer MLP of the mean of the source's DPEN prior tokens (one MLP per modality), its last
+layer zero-initialised, so weights without it behave exactly as before. Why: LC compresses the IR image's whole
+range (scale 0.2–0.8, gamma 0.3–1.25; degradations/infrared.py) and the trained network kept only about 0.6 of the
+clean IR's edge strength under ir_LC, where the pre-enhancing baselines keep 0.8
+(benchmarks/results/experiments/lite20/qabf_terms_degraded_lite20.md); a fixed stretch before the network helped
+RoadScene50 and hurt MSRS91 night frames, so the curve is predicted per image from its degradation prior. The
+coefficients depend only on the priors, which the tiled path computes once for the whole image, so the curve is
+the same in every tile.
 """
 from __future__ import annotations
 
@@ -119,6 +133,19 @@ class FusionNet(nn.Module):
             nn.init.zeros_(self.band.bias)
             k = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16
             self.register_buffer("blur", (k[:, None] * k[None, :]).expand(cfg.in_chans, 1, 5, 5).clone(), persistent=False)
+        self.curve_ir = self.curve_vi = None
+        if cfg.tone_curve:
+            self.curve_ir, self.curve_vi = _curve_mlp(cfg.deg_dim, cfg.tone_curve), _curve_mlp(cfg.deg_dim, cfg.tone_curve)
+
+    def tone(self, x: torch.Tensor, deg: torch.Tensor, mlp: nn.Module) -> torch.Tensor:
+        """x ``[B,C,H,W]``, deg ``[B,N,C_d]`` → x passed through the per-image piecewise-linear curve, same shape."""
+        c = mlp(deg.mean(1))  # [B, K+1]
+        k = c.shape[1] - 1
+        knots = torch.arange(k, device=x.device, dtype=x.dtype) / k
+        out = x + c[:, 0, None, None, None]
+        for i in range(k):
+            out = out + c[:, i + 1, None, None, None] * F.relu(x - knots[i])
+        return out
 
     def high_pass(self, x: torch.Tensor) -> torch.Tensor:
         """``[B,C,H,W]`` → x − 5×5 binomial blur of x (reflect padding), same shape."""
@@ -141,6 +168,8 @@ class FusionNet(nn.Module):
         self, ir: torch.Tensor, vi: torch.Tensor, deg_ir: torch.Tensor, deg_vi: torch.Tensor, sem: torch.Tensor
     ) -> torch.Tensor:
         """ir, vi ``[B,3,H,W]`` (H, W multiples of 8); deg_* ``[B,16,C_d]``; sem ``[B,16,C_s]``."""
+        if self.curve_ir is not None:
+            ir, vi = self.tone(ir, deg_ir, self.curve_ir), self.tone(vi, deg_vi, self.curve_vi)
         s, di, dv = self.prior_pyramids(sem, deg_ir, deg_vi)
         r = self.cfg.stem_stride
         x_ir, x_vi = self.patch_embed(F.pixel_unshuffle(ir, r)), self.patch_embed(F.pixel_unshuffle(vi, r))
@@ -168,3 +197,11 @@ class FusionNet(nn.Module):
         if self.detail is not None:
             z = self.detail(z, F.pixel_shuffle(x, r), ir, vi)
         return (torch.tanh(z) + 1) / 2
+
+
+def _curve_mlp(deg_dim: int, knots: int) -> nn.Sequential:
+    """LayerNorm → Linear → GELU → Linear(knots + 1), the last layer zero (identity curve at initialisation)."""
+    mlp = nn.Sequential(nn.LayerNorm(deg_dim), nn.Linear(deg_dim, 64), nn.GELU(), nn.Linear(64, knots + 1))
+    nn.init.zeros_(mlp[-1].weight)
+    nn.init.zeros_(mlp[-1].bias)
+    return mlp

@@ -225,14 +225,14 @@ def _same_but_probe(a: DSPFusionConfig, b: DSPFusionConfig) -> bool:
 
 
 # State-dict prefixes of the parts _config_from_init may add to an init_from model (they start as zero output).
-_GROWN_PREFIXES = ("fusion.detail.", "fusion.mix.", "fusion.band.")
+_GROWN_PREFIXES = ("fusion.detail.", "fusion.mix.", "fusion.band.", "fusion.curve_ir.", "fusion.curve_vi.")
 
 
 def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig) -> DSPFusionConfig | None:
     """The config to build when training ``model_cfg`` from weights of ``init_cfg``, or None if they do not fit.
 
     Two kinds of difference are allowed: the init's probe layout (refit post hoc: probe_hidden/probe_tile) is
-    kept, and a detail head, detail-head blocks, the IR mixing weight or the band mixing weights the init lacks are added (they start as
+    kept, and a detail head, detail-head blocks, the IR mixing weight, the band mixing weights or the tone curves the init lacks are added (they start as
     zero output / identity, so the init's behaviour is unchanged)."""
     init_f, model_f = init_cfg.fusion, model_cfg.fusion
     if init_f.detail_channels == 0 and model_f.detail_channels > 0:
@@ -243,6 +243,8 @@ def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig) -> 
         init_f = dc_replace(init_f, ir_mix=True)
     if model_f.band_mix and not init_f.band_mix:
         init_f = dc_replace(init_f, band_mix=True)
+    if model_f.tone_curve and not init_f.tone_curve:
+        init_f = dc_replace(init_f, tone_curve=model_f.tone_curve)
     init_cfg = init_cfg.replace(fusion=init_f)
     return init_cfg if _same_but_probe(init_cfg, model_cfg) else None
 
