@@ -258,11 +258,12 @@ PRESETS: dict[str, dict[str, Any]] = {
             detail_channels=16,
             ir_mix=True,
             band_mix=True,
+            tone_curve=8,
         ),
         weights="dspfusion-lite.safetensors",
         description="CPU preset (ours): same modules, half width, one block per level, U-Net at half resolution "
-        "(stem_stride 2) plus a full-resolution detail head, a per-pixel IR residual weight and per-pixel weights "
-        "on each source's fine detail band; under 1 s per "
+        "(stem_stride 2) plus a full-resolution detail head, a per-pixel IR residual weight, per-pixel weights "
+        "on each source's fine detail band and a per-image tone curve for each source; under 1 s per "
         "640x480 pair on 2 CPU cores.",
     ),
     "tiny-official": dict(

@@ -465,3 +465,44 @@ def test_qabf_terms_reads_degraded_conditions_against_the_clean_sources(tmp_path
     assert "(clean test pairs)" in out.read_text() and "## RoadScene50\n" in out.read_text()
     with pytest.raises(SystemExit, match="no fused images"):
         mod.main(args + ["--conditions", "vi_Blur", "--out", str(out)])
+
+
+def test_tone_curves_reports_what_each_curve_does(tmp_path):
+    """benchmarks/tone_curves.py: with the IR curve set to x → 2x (gain segment only) and the VI curve left at the
+    identity, the IR contrast and mean double and the VI statistics are unchanged; a model without curves is refused
+    with a message that says so."""
+    from dataclasses import replace
+
+    import torch
+
+    from dspfusion.checkpoint import save_model
+    from dspfusion.config import get_preset
+    from dspfusion.models import build_model
+
+    src = SHARED / "data" / "test" / "roadscene50"
+    need(src)
+    mod = _benchmark_script("tone_curves")
+    names = sorted(p.stem for p in (src / "ir").iterdir())[:2]
+    folder = tmp_path / "inputs" / "RoadScene50" / "ir_LC"
+    for sub in ("ir", "vi"):
+        (folder / sub).mkdir(parents=True)
+        for n in names:
+            write_image(folder / sub / f"{n}.png", read_image(next((src / sub).glob(f"{n}.*"))))
+    cfg = get_preset("tiny-official")
+    torch.manual_seed(0)
+    model = build_model(cfg.replace(fusion=replace(cfg.fusion, tone_curve=4)))
+    with torch.no_grad():
+        model.fusion.curve_ir[-1].bias[1] = 1.0
+    ckpt = save_model(model, tmp_path / "curved.safetensors", step=1)
+    out = tmp_path / "curves.md"
+    args = ["--inputs", str(tmp_path / "inputs"), "--datasets", "RoadScene50", "--conditions", "ir_LC", "--pairs", "2"]
+    assert mod.main(["--model", str(ckpt)] + args + ["--out", str(out)]) == 0
+    row = [c.strip() for c in out.read_text().splitlines()[-1].split("|")[3:7]]
+    (ir_std, ir_std2), (ir_mean, ir_mean2) = [[float(v) for v in c.split(" (")[0].split(" → ")] for c in row[:2]]
+    assert ir_std2 == pytest.approx(2 * ir_std, abs=2e-3) and ir_mean2 == pytest.approx(2 * ir_mean, abs=2e-3)
+    for cell in row[2:]:
+        a, b = cell.split(" (")[0].split(" → ")
+        assert a == b
+    save_model(build_model(cfg), tmp_path / "plain.safetensors", step=1)
+    with pytest.raises(SystemExit, match="no tone curves"):
+        mod.main(["--model", str(tmp_path / "plain.safetensors")] + args)

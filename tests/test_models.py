@@ -110,7 +110,7 @@ def test_tone_curve_starts_as_the_model_without_it():
     torch.manual_seed(0)
     lite = get_preset("lite")
     curved_cfg = lite.replace(fusion=replace(lite.fusion, tone_curve=4))
-    plain = build_model(lite).eval()
+    plain = build_model(lite.replace(fusion=replace(lite.fusion, tone_curve=0))).eval()
     curved = build_model(curved_cfg).eval()
     missing, unexpected = curved.load_state_dict(plain.state_dict(), strict=False)
     assert not unexpected and missing and all(k.startswith(("fusion.curve_ir.", "fusion.curve_vi.")) for k in missing)
