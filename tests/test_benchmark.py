@@ -506,3 +506,15 @@ def test_tone_curves_reports_what_each_curve_does(tmp_path):
     save_model(build_model(cfg), tmp_path / "plain.safetensors", step=1)
     with pytest.raises(SystemExit, match="no tone curves"):
         mod.main(["--model", str(tmp_path / "plain.safetensors")] + args)
+
+
+def test_tiling_passes_prints_one_row_per_pass_count(capsys):
+    """benchmarks/tiling_passes.py: one "passes | mean | max | seam" row per requested pass count, with the setup of
+    test_trained_weights_tiled_match_untiled (here on the untrained tiny preset, which it runs in seconds)."""
+    mod = _benchmark_script("tiling_passes")
+    assert mod.main(["--model", "tiny-official", "--passes", "0", "2"]) == 0
+    rows = [r for r in capsys.readouterr().out.splitlines() if r[:1].isdigit()]
+    assert [r.split(" | ")[0] for r in rows] == ["0", "2"]
+    for r in rows:
+        mean, mx, seam = (float(v) for v in r.split(" | ")[1:])
+        assert 0 <= mean <= mx <= 255 and seam >= 0
