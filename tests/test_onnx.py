@@ -139,3 +139,27 @@ def test_onnx_fuser_bad_file(tmp_path):
         OnnxFuser(tmp_path / "bad.onnx")
     with pytest.raises(UserError, match="not found"):
         OnnxFuser(tmp_path / "missing.onnx")
+
+
+def test_tone_curves_export(tmp_path):
+    """A model with tone curves (``tone_curve`` > 0, the shipped layout) exports, and onnxruntime reproduces it at a
+    size other than the traced one; the curves' last layers are made non-zero so that they bend the inputs."""
+    from dataclasses import replace
+
+    from dspfusion.config import get_preset
+    from dspfusion.onnx_export import export_onnx
+
+    torch.manual_seed(0)
+    cfg = get_preset("tiny-official")
+    model = build_model(cfg.replace(fusion=replace(cfg.fusion, tone_curve=4))).eval()
+    with torch.no_grad():
+        for mlp in (model.fusion.curve_ir, model.fusion.curve_vi):
+            torch.nn.init.normal_(mlp[-1].weight, std=0.05)
+            torch.nn.init.normal_(mlp[-1].bias, std=0.2)
+    path = export_onnx(model, tmp_path / "curves.onnx", steps=STEPS)
+    g = torch.Generator().manual_seed(3)
+    ir = torch.rand(1, 1, 40, 56, generator=g).expand(1, 3, 40, 56)
+    vi = torch.rand(1, 3, 40, 56, generator=g)
+    ref = Fuser(model, device="cpu", steps=STEPS).fuse_tensors(ir, vi, seed=1)
+    got = OnnxFuser(path).fuse_tensors(ir, vi, seed=1)
+    assert float((got - ref).abs().max()) < TOL
