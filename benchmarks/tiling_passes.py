@@ -20,12 +20,12 @@ from dspfusion.inference import Fuser, prepare_pair
 from dspfusion.tiling import fuse_tiled, seam_excess
 
 
+@torch.no_grad()
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="lite", help="checkpoint or preset (default: the shipped lite weights)")
     ap.add_argument("--passes", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5])
     args = ap.parse_args(argv)
-    torch.set_grad_enabled(False)
     model, info = load_model(args.model)
     inp = prepare_pair(*make_example_pair(384, 512))
     noise = model.initial_noise(1, seed=0)
