@@ -286,6 +286,38 @@ def test_dpen_lr_scale_sets_a_second_group(data, tmp_path, monkeypatch):
     assert len(seen["lrs"]) == 2 and seen["lrs"][1] == pytest.approx(4.0 * seen["lrs"][0])
 
 
+def test_curve_lr_scale_sets_a_group_for_the_tone_curves(data, tmp_path, monkeypatch):
+    """curve_lr_scale: the tone-curve MLPs get their own Stage I group at that multiple of the rate, holding exactly
+    their parameters; without tone curves in the model the option changes nothing; 0 is refused."""
+    from dataclasses import replace
+
+    from dspfusion.config import get_preset
+
+    seen = {}
+    orig = torch.optim.AdamW.step
+
+    def spy(self, *a, **k):
+        seen.setdefault("groups", [(g["lr"], {id(p) for p in g["params"]}) for g in self.param_groups])
+        return orig(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", spy)
+    base = get_preset("tiny-official")
+    curved = base.replace(fusion=replace(base.fusion, tone_curve=4)).to_dict()
+    t = Trainer(tiny_cfg(data, tmp_path / "run", model=curved, curve_lr_scale=3.0, stage1_iters=1, stage2_iters=0,
+                         warmup=0), resume=False, progress=False)
+    t._run_stage(1, 1)
+    (lr0, rest), (lr1, curve) = seen.pop("groups")
+    f = t.model.fusion
+    assert curve == {id(p) for m in (f.curve_ir, f.curve_vi) for p in m.parameters()} and not rest & curve
+    assert lr1 == pytest.approx(3.0 * lr0)
+    t = Trainer(tiny_cfg(data, tmp_path / "plain", curve_lr_scale=3.0, stage1_iters=1, stage2_iters=0, warmup=0),
+                resume=False, progress=False)
+    t._run_stage(1, 1)
+    assert len(seen["groups"]) == 1
+    with pytest.raises(UserError, match="curve_lr_scale"):
+        TrainConfig.load(None, ["curve_lr_scale=0"])
+
+
 def test_dpen_init_loads_dpen_and_freeze_dpen_keeps_it(data, tmp_path):
     """dpen_init copies a file's degradation.* (and a fitting probe.*) into the new model; freeze_dpen leaves DPEN
     unchanged through Stage I while the fusion network trains; a DPEN of another size is refused by name."""

@@ -45,6 +45,8 @@ class TrainConfig:
     # the probe on detached type vectors, as before
     probe_dpen_weight: float = 0.0
     dpen_lr_scale: float = 1.0  # Stage I learning rate of DPEN relative to ``lr`` (ours; 1 = the official single rate)
+    # ours: Stage I learning rate of the fusion network's tone-curve MLPs (tone_curve > 0) relative to ``lr``
+    curve_lr_scale: float = 1.0
     # ours: start DPEN (and the probe, where its layout matches) from this file's ``degradation.*`` / ``probe.*``
     # tensors, e.g. a DPEN pretrained for classification by benchmarks/dpen_capacity.py --save-dir; applied after
     # init_from, only when a run starts (a resumed run has them in its checkpoint)
@@ -100,7 +102,8 @@ class TrainConfig:
 
         if data.get("negatives", "official") not in ORDERS:
             raise UserError(f"negatives: expected 'official' or 'shuffled', got {data['negatives']!r}")
-        for key, lowest, what in (("probe_dpen_weight", 0.0, "a number >= 0"), ("dpen_lr_scale", 1e-12, "a number > 0")):
+        for key, lowest, what in (("probe_dpen_weight", 0.0, "a number >= 0"), ("dpen_lr_scale", 1e-12, "a number > 0"),
+                                   ("curve_lr_scale", 1e-12, "a number > 0")):
             value = data.get(key, 1.0)
             if not isinstance(value, (int, float)) or value < lowest:
                 raise UserError(f"{key}: expected {what}, got {value!r}")

@@ -415,6 +415,10 @@ class Trainer:
             dpen = {id(p) for p in model.degradation.parameters()}
             groups = [{"params": [p for p in trained if id(p) not in dpen], "lr_scale": 1.0},
                       {"params": [p for p in trained if id(p) in dpen], "lr_scale": cfg.dpen_lr_scale}]
+        if stage == 1 and cfg.curve_lr_scale != 1.0 and model.fusion.curve_ir is not None:  # likewise an extra group
+            curve = {id(p) for m in (model.fusion.curve_ir, model.fusion.curve_vi) for p in m.parameters()}
+            groups = [{"params": [p for p in g["params"] if id(p) not in curve], "lr_scale": g["lr_scale"]} for g in groups]
+            groups.append({"params": [p for p in trained if id(p) in curve], "lr_scale": cfg.curve_lr_scale})
         opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         if self._opt_state is not None:
             opt.load_state_dict(self._opt_state)
