@@ -47,10 +47,11 @@ def _rel(p: Path) -> str:
     return str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p)
 
 
-def _source(root: Path, stem: str) -> Path:
+def source_image(root: Path, stem: str) -> Path:
+    """The image named ``stem`` (any extension) in ``root``; a clear exit when there is none."""
     hits = sorted(root.glob(f"{stem}.*"))
     if not hits:
-        raise SystemExit(f"{root}: no source image named {stem}.* (is --run a clean benchmark of these sets?)")
+        raise SystemExit(f"{root}: no image named {stem}.* (do the images come from a benchmark of these test sets?)")
     return hits[0]
 
 
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     @functools.lru_cache(maxsize=None)
     def sources(ds: str, stem: str) -> tuple[np.ndarray, np.ndarray]:
         """The clean IR and VI of one pair, read once for every method and condition that scores against them."""
-        return tuple(load_grey(_source(SETS[ds] / m, stem)).astype(np.float64) for m in ("ir", "vi"))  # type: ignore[return-value]
+        return tuple(load_grey(source_image(SETS[ds] / m, stem)).astype(np.float64) for m in ("ir", "vi"))  # type: ignore[return-value]
     cols = ["Qabf", "Q_IR", "Q_VI", "IR share w", "IR-dominant strong edges", "fused/IR at IR edges",
             "fused/VI at VI edges"]
     title = "clean test pairs" if clean_only else "against the clean sources"

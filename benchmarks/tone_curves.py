@@ -13,6 +13,7 @@ contrast, an over-exposed visible image (vi_OE) contrast and a lower mean. Means
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 import sys
 from pathlib import Path
@@ -20,29 +21,26 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dspfusion.checkpoint import load_model
-from dspfusion.inference import pad_to_multiple, prepare_pair
-from dspfusion.io import write_text_atomic
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data" / "test"
-SETS = {"TNO25": SHARED / "tno42", "RoadScene50": SHARED / "roadscene50", "MSRS91": SHARED / "msrs91"}
+from qabf_terms import SETS, source_image  # noqa: E402  (the test sets and their file lookup)
 
-
-def _luma(x: torch.Tensor) -> torch.Tensor:
-    return 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
+from dspfusion.checkpoint import load_model  # noqa: E402
+from dspfusion.inference import pad_to_multiple, prepare_pair  # noqa: E402
+from dspfusion.io import write_text_atomic  # noqa: E402
+from dspfusion.training.losses import luma  # noqa: E402
 
 
 def _stats(x: torch.Tensor) -> tuple[float, float]:
-    y = _luma(x)
+    y = luma(x)
     return float(y.std()), float(y.mean())
 
 
-def _first(folder: Path, stem: str) -> Path:
-    hits = sorted(folder.glob(f"{stem}.*"))
-    if not hits:
-        raise SystemExit(f"{folder}: no image named {stem}.*")
-    return hits[0]
+@functools.lru_cache(maxsize=None)
+def clean_stats(ds: str, stem: str) -> dict[str, tuple[float, float]]:
+    """(std, mean) of the luma of one pair's clean IR and VI, read once for every condition that shows them."""
+    clean = prepare_pair(source_image(SETS[ds] / "ir", stem), source_image(SETS[ds] / "vi", stem))
+    return {"ir_clean": _stats(clean.ir), "vi_clean": _stats(clean.vi)}
 
 
 @torch.no_grad()
@@ -90,10 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             stems = sorted(p.stem for p in (folder / "ir").iterdir())[: args.pairs]
             acc: dict[str, list] = {}
             for stem in stems:
-                deg = prepare_pair(_first(folder / "ir", stem), _first(folder / "vi", stem))
-                clean = prepare_pair(_first(SETS[ds] / "ir", stem), _first(SETS[ds] / "vi", stem))
-                st = curve_stats(model, deg.ir, deg.vi)
-                st["ir_clean"], st["vi_clean"] = _stats(clean.ir), _stats(clean.vi)
+                deg = prepare_pair(source_image(folder / "ir", stem), source_image(folder / "vi", stem))
+                st = {**curve_stats(model, deg.ir, deg.vi), **clean_stats(ds, stem)}
                 for k, v in st.items():
                     acc.setdefault(k, []).append(v)
             mean = {k: np.mean(v, axis=0) for k, v in acc.items()}

@@ -249,6 +249,18 @@ def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig) -> 
     return init_cfg if _same_but_probe(init_cfg, model_cfg) else None
 
 
+def _lr_groups(trained: list[nn.Parameter], scaled: list[tuple[list[nn.Module], float]]) -> list[dict]:
+    """Optimizer groups: the trained parameters outside ``scaled`` at rate scale 1, then one group per
+    (modules, scale) entry with the trained parameters of those modules."""
+    groups: list[dict] = []
+    taken: set[int] = set()
+    for modules, scale in scaled:
+        ids = {id(p) for m in modules for p in m.parameters()} - taken
+        groups.append({"params": [p for p in trained if id(p) in ids], "lr_scale": scale})
+        taken |= ids
+    return [{"params": [p for p in trained if id(p) not in taken], "lr_scale": 1.0}] + groups
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, resume: bool = True, progress: bool = True) -> None:
         self.cfg = cfg
@@ -410,16 +422,14 @@ class Trainer:
         runner = module
         if dist.is_initialized():
             runner = nn.parallel.DistributedDataParallel(module, device_ids=[self.d.device.index] if self.d.device.type == "cuda" else None)
-        groups: list[dict] = [{"params": trained, "lr_scale": 1.0}]
-        if stage == 1 and cfg.dpen_lr_scale != 1.0 and not cfg.freeze_dpen:  # two groups only then: older optimizer states have one
-            dpen = {id(p) for p in model.degradation.parameters()}
-            groups = [{"params": [p for p in trained if id(p) not in dpen], "lr_scale": 1.0},
-                      {"params": [p for p in trained if id(p) in dpen], "lr_scale": cfg.dpen_lr_scale}]
-        if stage == 1 and cfg.curve_lr_scale != 1.0 and model.fusion.curve_ir is not None:  # likewise an extra group
-            curve = {id(p) for m in (model.fusion.curve_ir, model.fusion.curve_vi) for p in m.parameters()}
-            groups = [{"params": [p for p in g["params"] if id(p) not in curve], "lr_scale": g["lr_scale"]} for g in groups]
-            groups.append({"params": [p for p in trained if id(p) in curve], "lr_scale": cfg.curve_lr_scale})
-        opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        # parts with their own Stage I rate; a group is made only for a rate other than 1, since an optimizer state
+        # saved with another number of groups cannot be loaded (older runs have one)
+        scaled: list[tuple[list[nn.Module], float]] = []
+        if stage == 1 and cfg.dpen_lr_scale != 1.0 and not cfg.freeze_dpen:
+            scaled.append(([model.degradation], cfg.dpen_lr_scale))
+        if stage == 1 and cfg.curve_lr_scale != 1.0 and model.fusion.curve_ir is not None:
+            scaled.append(([model.fusion.curve_ir, model.fusion.curve_vi], cfg.curve_lr_scale))
+        opt = torch.optim.AdamW(_lr_groups(trained, scaled), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         if self._opt_state is not None:
             opt.load_state_dict(self._opt_state)
             self._opt_state = None
