@@ -184,6 +184,30 @@ def test_pyramid_term_asks_for_each_sources_edges_at_every_scale():
     assert l_both < 0.5 * min(l_ir, l_vi)
 
 
+def test_undershoot_term_counts_only_edges_weaker_than_the_target():
+    """The one-sided pyramid term (``undershoot``, ours, off by default) is zero for the source that holds all the
+    detail and for a stronger copy of it, and positive for a weaker copy, while the symmetric detail term charges
+    both copies; with both weights set it reuses the detail term's targets (the same value as alone)."""
+    from dspfusion.training.losses import FusionLossWeights
+
+    torch.manual_seed(0)
+    tex = torch.rand(1, 1, 32, 32) - 0.5
+    ir = (0.5 + 0.4 * tex).expand(-1, 3, -1, -1)
+    weak, strong = ((0.5 + k * 0.4 * tex).expand(-1, 3, -1, -1) for k in (0.5, 1.5))
+    flat = torch.full((1, 3, 32, 32), 0.5)
+    w = FusionLossWeights(undershoot=1.0)
+    assert "under" not in fusion_loss(ir, ir, flat)[1]
+    assert fusion_loss(ir, ir, flat, w)[1]["under"] == pytest.approx(0.0, abs=1e-6)
+    assert fusion_loss(weak, ir, flat, w)[1]["under"] > 0.02
+    assert fusion_loss(strong, ir, flat, w)[1]["under"] == pytest.approx(0.0, abs=1e-6)
+    w_pyr = FusionLossWeights(pyramid=1.0)
+    assert fusion_loss(strong, ir, flat, w_pyr)[1]["pyr"] > 0.02
+    assert "pyr" not in fusion_loss(weak, ir, flat, w)[1]
+    both = FusionLossWeights(pyramid=1.0, undershoot=1.0)
+    assert fusion_loss(weak, ir, flat, both)[1]["under"] == pytest.approx(fusion_loss(weak, ir, flat, w)[1]["under"])
+    assert fusion_loss(weak, ir, flat, both)[1]["pyr"] > 0.02
+
+
 def test_pyramid_window_chooses_by_local_band_energy_as_the_laplacian_baseline_does():
     """``pyramid_window`` (ours) chooses each band's source by its mean square over a window, the salience rule of
     our Laplacian baseline (same values inside the border); window 1 is the per-pixel |band| rule bit for bit, and

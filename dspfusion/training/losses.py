@@ -20,6 +20,11 @@ Y = 0.299R + 0.587G + 0.114B:
   as Qabf (edge strength and orientation, both sources) rewards (docs/TRAINING.md). ``pyramid_window`` w > 1
   (ours, default 1 = per pixel) chooses the source by its local band energy (mean square over a w×w window,
   the salience rule of Burt & Kolczynski 1993 that our Laplacian baseline uses) instead of per pixel |L_k|.
+* L_under = 0 (ours, off by default): Σ_k mean(relu(|T_k| − |L_k Y_F|)) over the same detail bands and targets as
+  L_pyr: a one-sided term that adds weight where the fused band is weaker than its target and none where it is
+  stronger. Under a degraded input (IR low contrast, noise) the symmetric L1 lets the network hedge with weak edges;
+  the fused IR edges under ir_LC reached 0.63 of the clean IR's strength, the +enh baselines about 0.8
+  (docs/TRAINING.md).
 * L_base  = 0 (ours, off by default): L1(B Y_F, ½ (B Y_IR + B Y_VI)), B the low-pass residual of the same 4-level
   pyramid (1/8 resolution): the base of Laplacian-pyramid fusion, which averages the sources' low-pass residuals.
   L_int's target takes the brighter source at every pixel, so where a bright IR object covers dark visible detail
@@ -73,7 +78,8 @@ def pyramid_detail_loss(
     kornia reflect-pads a side that is not a multiple of 2^(levels−1), and both sides up to the next power of two when
     neither is one (the 96×96 training crops become 128×128), so the mean includes the reflected border; the three
     pyramids are padded alike."""
-    return _detail_term(*_pyramids(y_f, y_ir, y_vi, levels=levels), window=window)
+    p_f, p_ir, p_vi = _pyramids(y_f, y_ir, y_vi, levels=levels)
+    return _detail_term(p_f, _detail_targets(p_ir, p_vi, window))
 
 
 def _pyramids(*ys: torch.Tensor, levels: int = 4) -> list[list[torch.Tensor]]:
@@ -88,14 +94,21 @@ def _local_energy(band: torch.Tensor, window: int) -> torch.Tensor:
     return F.avg_pool2d(band * band, window, stride=1, padding=window // 2, count_include_pad=False)
 
 
-def _detail_term(
-    p_f: list[torch.Tensor], p_ir: list[torch.Tensor], p_vi: list[torch.Tensor], window: int = 1
-) -> torch.Tensor:
-    loss = p_f[0].new_zeros(())
-    for b_f, b_ir, b_vi in zip(p_f[:-1], p_ir[:-1], p_vi[:-1]):
-        ir_wins = _local_energy(b_ir, window) > _local_energy(b_vi, window)
-        loss = loss + F.l1_loss(b_f, torch.where(ir_wins, b_ir, b_vi))
-    return loss
+def _detail_targets(p_ir: list[torch.Tensor], p_vi: list[torch.Tensor], window: int = 1) -> list[torch.Tensor]:
+    """Per detail band, the IR or VI band, whichever has the larger local energy (max-abs pyramid fusion)."""
+    return [
+        torch.where(_local_energy(b_ir, window) > _local_energy(b_vi, window), b_ir, b_vi)
+        for b_ir, b_vi in zip(p_ir[:-1], p_vi[:-1])
+    ]
+
+
+def _detail_term(p_f: list[torch.Tensor], targets: list[torch.Tensor]) -> torch.Tensor:
+    return sum((F.l1_loss(b_f, t) for b_f, t in zip(p_f, targets)), p_f[0].new_zeros(()))
+
+
+def _undershoot_term(p_f: list[torch.Tensor], targets: list[torch.Tensor]) -> torch.Tensor:
+    """Σ over the detail bands of mean(relu(|T_k| − |L_k F|)): only where the fused band is weaker than its target."""
+    return sum(((t.abs() - b_f.abs()).clamp_min(0).mean() for b_f, t in zip(p_f, targets)), p_f[0].new_zeros(()))
 
 
 def _base_term(p_f: list[torch.Tensor], p_ir: list[torch.Tensor], p_vi: list[torch.Tensor]) -> torch.Tensor:
@@ -124,6 +137,7 @@ class FusionLossWeights:
     pyramid: float = 0.0  # ours; 0 = the official loss
     base: float = 0.0  # ours; 0 = the official loss
     pyramid_window: float = 1.0  # ours: odd window of the pyramid term's source choice; 1 = per pixel
+    undershoot: float = 0.0  # ours; 0 = off: the pyramid detail bands' one-sided term (fused edges weaker than target)
 
 
 def fusion_loss(
@@ -156,10 +170,14 @@ def fusion_loss(
     if w.grad_vector:
         ir_edge = (s_ir * s_ir).sum(2, keepdim=True) > (s_vi * s_vi).sum(2, keepdim=True)  # [B,1,1,H,W]
         terms["gvec"] = w.grad_vector * 2 * F.l1_loss(s_f, torch.where(ir_edge, s_ir, s_vi))
-    if w.pyramid or w.base:
-        pyramids = _pyramids(y_f, y_ir, y_vi)  # built once for both pyramid terms
-        if w.pyramid:
-            terms["pyr"] = w.pyramid * _detail_term(*pyramids, window=int(w.pyramid_window))
+    if w.pyramid or w.base or w.undershoot:
+        pyramids = _pyramids(y_f, y_ir, y_vi)  # built once for all pyramid terms
+        if w.pyramid or w.undershoot:
+            targets = _detail_targets(pyramids[1], pyramids[2], int(w.pyramid_window))
+            if w.pyramid:
+                terms["pyr"] = w.pyramid * _detail_term(pyramids[0], targets)
+            if w.undershoot:
+                terms["under"] = w.undershoot * _undershoot_term(pyramids[0], targets)
         if w.base:
             terms["base"] = w.base * _base_term(*pyramids)
     total = sum(terms.values())
