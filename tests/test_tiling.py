@@ -132,7 +132,9 @@ def test_trained_weights_tiled_match_untiled():
     4 passes 0.31 / 4.4 / 0.08; 5 passes 0.19 / 4.2 / 0.06. The step-47,700 weights (tone curves), from
     ``python benchmarks/tiling_passes.py``: 0 passes 3.0 / 20 / 0.36; 1 pass 3.6 / 16 / 0.37; 2 passes 0.72 / 4.7 /
     0.13; 3 passes 0.78 / 5.3 / 0.11; 4 passes 0.42 / 4.4 / 0.10; 5 passes 0.23 / 3.9 / 0.16. Their 0-pass mean is
-    only 3.9 times the 3-pass one, near the test's factor of 3."""
+    only 3.9 times the 3-pass one, near the test's factor of 3. The step-51,300 weights (the one-sided edge term),
+    from the same script: 0 passes 5.1 / 19 / 0.34; 1 pass 1.8 / 11 / 0.11; 2 passes 1.5 / 6.3 / 0.24; 3 passes
+    0.74 / 3.9 / 0.08; 4 passes 0.43 / 3.6 / 0.04; 5 passes 0.25 / 2.8 / 0.08 (0 passes 6.9 times 3 passes)."""
     from dspfusion.checkpoint import load_model
     from dspfusion.example import make_example_pair
     from dspfusion.inference import prepare_pair
