@@ -208,6 +208,30 @@ def test_undershoot_term_counts_only_edges_weaker_than_the_target():
     assert fusion_loss(weak, ir, flat, both)[1]["pyr"] > 0.02
 
 
+def test_undershoot_degraded_counts_only_samples_with_a_degraded_input():
+    """``undershoot_degraded`` (ours) is the one-sided term on the samples whose IR or VI label is not "clean" (0):
+    zero for a batch of clean samples, the batch-mean share of the full term otherwise, and the full term when the
+    batch has no labels."""
+    from dspfusion.training.losses import FusionLossWeights
+    from dspfusion.training.trainer import degraded_samples
+
+    torch.manual_seed(0)
+    tex = torch.rand(1, 1, 32, 32) - 0.5
+    ir = (0.5 + 0.4 * tex).expand(2, 3, -1, -1)
+    weak = (0.5 + 0.2 * tex).expand(2, 3, -1, -1)
+    flat = torch.full((2, 3, 32, 32), 0.5)
+    full = fusion_loss(weak, ir, flat, FusionLossWeights(undershoot=1.0))[1]["under"]
+    w = FusionLossWeights(undershoot_degraded=1.0)
+    b = {"label_ir": torch.tensor([0, 2]), "label_vi": torch.tensor([0, 0])}
+    assert degraded_samples(b).tolist() == [False, True]
+    assert degraded_samples({}) is None
+    clean = {"label_ir": torch.tensor([0, 0]), "label_vi": torch.tensor([0, 0])}
+    assert fusion_loss(weak, ir, flat, w, degraded_samples(clean))[1]["under_deg"] == pytest.approx(0.0, abs=1e-8)
+    assert fusion_loss(weak, ir, flat, w, degraded_samples(b))[1]["under_deg"] == pytest.approx(full / 2, rel=1e-5)
+    assert fusion_loss(weak, ir, flat, w)[1]["under_deg"] == pytest.approx(full, rel=1e-5)
+    assert full > 0.02
+
+
 def test_pyramid_window_chooses_by_local_band_energy_as_the_laplacian_baseline_does():
     """``pyramid_window`` (ours) chooses each band's source by its mean square over a window, the salience rule of
     our Laplacian baseline (same values inside the border); window 1 is the per-pixel |band| rule bit for bit, and

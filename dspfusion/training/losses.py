@@ -24,7 +24,9 @@ Y = 0.299R + 0.587G + 0.114B:
   L_pyr: a one-sided term that adds weight where the fused band is weaker than its target and none where it is
   stronger. Under a degraded input (IR low contrast, noise) the symmetric L1 lets the network hedge with weak edges;
   the fused IR edges under ir_LC reached 0.63 of the clean IR's strength, the +enh baselines about 0.8
-  (docs/TRAINING.md).
+  (docs/TRAINING.md). ``undershoot_degraded`` (ours, off by default) is the same term counted only on the samples
+  whose IR or VI input was degraded (the batch's degradation labels); on clean TNO25, where the fused edges already
+  overshoot, ``undershoot`` cost Qabf.
 * L_base  = 0 (ours, off by default): L1(B Y_F, ½ (B Y_IR + B Y_VI)), B the low-pass residual of the same 4-level
   pyramid (1/8 resolution): the base of Laplacian-pyramid fusion, which averages the sources' low-pass residuals.
   L_int's target takes the brighter source at every pixel, so where a bright IR object covers dark visible detail
@@ -106,9 +108,18 @@ def _detail_term(p_f: list[torch.Tensor], targets: list[torch.Tensor]) -> torch.
     return sum((F.l1_loss(b_f, t) for b_f, t in zip(p_f, targets)), p_f[0].new_zeros(()))
 
 
-def _undershoot_term(p_f: list[torch.Tensor], targets: list[torch.Tensor]) -> torch.Tensor:
-    """Σ over the detail bands of mean(relu(|T_k| − |L_k F|)): only where the fused band is weaker than its target."""
-    return sum(((t.abs() - b_f.abs()).clamp_min(0).mean() for b_f, t in zip(p_f, targets)), p_f[0].new_zeros(()))
+def _undershoot_term(
+    p_f: list[torch.Tensor], targets: list[torch.Tensor], samples: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Σ over the detail bands of mean(relu(|T_k| − |L_k F|)): only where the fused band is weaker than its target.
+    ``samples`` ``[B]`` bool: count only these samples (the mean is still over the whole batch)."""
+    loss = p_f[0].new_zeros(())
+    for b_f, t in zip(p_f, targets):
+        under = (t.abs() - b_f.abs()).clamp_min(0)
+        if samples is not None:
+            under = under * samples.to(under.device, under.dtype).view(-1, 1, 1, 1)
+        loss = loss + under.mean()
+    return loss
 
 
 def _base_term(p_f: list[torch.Tensor], p_ir: list[torch.Tensor], p_vi: list[torch.Tensor]) -> torch.Tensor:
@@ -138,12 +149,18 @@ class FusionLossWeights:
     base: float = 0.0  # ours; 0 = the official loss
     pyramid_window: float = 1.0  # ours: odd window of the pyramid term's source choice; 1 = per pixel
     undershoot: float = 0.0  # ours; 0 = off: the pyramid detail bands' one-sided term (fused edges weaker than target)
+    undershoot_degraded: float = 0.0  # ours; 0 = off: the same term on the samples with a degraded input only
 
 
 def fusion_loss(
-    fused: torch.Tensor, gt_ir: torch.Tensor, gt_vi: torch.Tensor, w: FusionLossWeights = FusionLossWeights()
+    fused: torch.Tensor,
+    gt_ir: torch.Tensor,
+    gt_vi: torch.Tensor,
+    w: FusionLossWeights = FusionLossWeights(),
+    degraded: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """fused, gt_ir, gt_vi: ``[B,3,H,W]`` in [0,1] → (total loss, per-term values)."""
+    """fused, gt_ir, gt_vi: ``[B,3,H,W]`` in [0,1] → (total loss, per-term values). ``degraded`` ``[B]`` bool marks
+    the samples whose IR or VI input was degraded (for ``undershoot_degraded``; None = every sample)."""
     ir_brighter = gt_ir.mean(1, keepdim=True) > gt_vi.mean(1, keepdim=True)
     target = torch.where(ir_brighter, gt_ir, gt_vi)
     l_int = F.l1_loss(fused, target)
@@ -170,14 +187,16 @@ def fusion_loss(
     if w.grad_vector:
         ir_edge = (s_ir * s_ir).sum(2, keepdim=True) > (s_vi * s_vi).sum(2, keepdim=True)  # [B,1,1,H,W]
         terms["gvec"] = w.grad_vector * 2 * F.l1_loss(s_f, torch.where(ir_edge, s_ir, s_vi))
-    if w.pyramid or w.base or w.undershoot:
+    if w.pyramid or w.base or w.undershoot or w.undershoot_degraded:
         pyramids = _pyramids(y_f, y_ir, y_vi)  # built once for all pyramid terms
-        if w.pyramid or w.undershoot:
+        if w.pyramid or w.undershoot or w.undershoot_degraded:
             targets = _detail_targets(pyramids[1], pyramids[2], int(w.pyramid_window))
             if w.pyramid:
                 terms["pyr"] = w.pyramid * _detail_term(pyramids[0], targets)
             if w.undershoot:
                 terms["under"] = w.undershoot * _undershoot_term(pyramids[0], targets)
+            if w.undershoot_degraded:
+                terms["under_deg"] = w.undershoot_degraded * _undershoot_term(pyramids[0], targets, degraded)
         if w.base:
             terms["base"] = w.base * _base_term(*pyramids)
     total = sum(terms.values())

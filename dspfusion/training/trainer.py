@@ -97,6 +97,14 @@ def _worker_init(_: int) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # stage modules (what DDP wraps): forward returns (loss, logs)
+def degraded_samples(b: dict) -> torch.Tensor | None:
+    """``[B]`` (or ``[]`` for one sample) bool: the samples whose IR or VI input was degraded (label > 0, "clean" is
+    label 0); None when the batch has no labels."""
+    if "label_ir" not in b or "label_vi" not in b:
+        return None
+    return (b["label_ir"] > 0) | (b["label_vi"] > 0)
+
+
 # ---------------------------------------------------------------------------------------------
 class Stage1(nn.Module):
     def __init__(self, model: DSPFusion, cfg: TrainConfig, weights: FusionLossWeights) -> None:
@@ -118,7 +126,7 @@ class Stage1(nn.Module):
         if not self.use_priors:
             pri = self.model[0].compute_priors(lq_ir, lq_vi)
             fused = self.fusion(lq_ir, lq_vi, pri.deg_ir, pri.deg_vi, pri.sem)
-            loss, logs = fusion_loss(fused, b["gt_ir"], b["gt_vi"], self.w)
+            loss, logs = fusion_loss(fused, b["gt_ir"], b["gt_vi"], self.w, degraded_samples(b))
             return loss, logs
         sem = self.semantic(b["gt_ir"], b["gt_vi"])
         parts = [lq_ir, lq_vi]
@@ -130,7 +138,7 @@ class Stage1(nn.Module):
         deg_ir, deg_vi = deg[:B], deg[B : 2 * B]
         t_ir, t_vi = types[:B], types[B : 2 * B]
         fused = self.fusion(lq_ir, lq_vi, deg_ir, deg_vi, sem)
-        loss, logs = fusion_loss(fused, b["gt_ir"], b["gt_vi"], self.w)
+        loss, logs = fusion_loss(fused, b["gt_ir"], b["gt_vi"], self.w, degraded_samples(b))
         if contrastive:
             o = 2 * B
             p_ir = types[o : o + B * K].reshape(B, K, -1)
@@ -173,7 +181,7 @@ class Stage2(nn.Module):
         x_t = m.diffusion.schedule.q_sample(sem_gt, noise)
         sem_hat = m.diffusion.sample(x_t, torch.cat([sem_lq, deg_ir, deg_vi], -1))
         fused = m.fusion(lq_ir, lq_vi, deg_ir, deg_vi, sem_hat)
-        loss, logs = fusion_loss(fused, b["gt_ir"], b["gt_vi"], self.w)
+        loss, logs = fusion_loss(fused, b["gt_ir"], b["gt_vi"], self.w, degraded_samples(b))
         l_prior = self.cfg.prior_weight * F.l1_loss(sem_hat, sem_gt)
         logs["prior"] = float(l_prior.detach())
         return loss + l_prior, logs
@@ -489,7 +497,9 @@ class Trainer:
             else:
                 pri = m.compute_priors(ir, vi, noise=noise)
             fused = m.fuse_with_priors(ir, vi, pri)
-            loss, logs = fusion_loss(fused, b["gt_ir"][None].to(self.d.device), b["gt_vi"][None].to(self.d.device), self.weights)
+            deg = degraded_samples(b)
+            loss, logs = fusion_loss(fused, b["gt_ir"][None].to(self.d.device), b["gt_vi"][None].to(self.d.device), self.weights,
+                                     None if deg is None else deg.view(1).to(self.d.device))
             logs["loss"] = float(loss)
             logs["psnr_vs_gt_vi_luma"] = float(-10 * torch.log10(F.mse_loss(fused.mean(1), b["gt_vi"][None].to(self.d.device).mean(1))))
             for k, v in logs.items():
