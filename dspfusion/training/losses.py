@@ -26,7 +26,8 @@ Y = 0.299R + 0.587G + 0.114B:
   the fused IR edges under ir_LC reached 0.63 of the clean IR's strength, the +enh baselines about 0.8
   (docs/TRAINING.md). ``undershoot_degraded`` (ours, off by default) is the same term counted only on the samples
   whose IR or VI input was degraded (the batch's degradation labels); on clean TNO25, where the fused edges already
-  overshoot, ``undershoot`` cost Qabf.
+  overshoot, ``undershoot`` cost Qabf. It did not remove that cost (``lite25``, docs/TRAINING.md): nearly every
+  training sample has a degraded input, so the mask changes little.
 * L_base  = 0 (ours, off by default): L1(B Y_F, ½ (B Y_IR + B Y_VI)), B the low-pass residual of the same 4-level
   pyramid (1/8 resolution): the base of Laplacian-pyramid fusion, which averages the sources' low-pass residuals.
   L_int's target takes the brighter source at every pixel, so where a bright IR object covers dark visible detail

@@ -95,8 +95,6 @@ def _worker_init(_: int) -> None:
     torch.set_num_threads(1)
 
 
-# ---------------------------------------------------------------------------------------------
-# stage modules (what DDP wraps): forward returns (loss, logs)
 def degraded_samples(b: dict) -> torch.Tensor | None:
     """``[B]`` (or ``[]`` for one sample) bool: the samples whose IR or VI input was degraded (label > 0, "clean" is
     label 0); None when the batch has no labels."""
@@ -105,6 +103,8 @@ def degraded_samples(b: dict) -> torch.Tensor | None:
     return (b["label_ir"] > 0) | (b["label_vi"] > 0)
 
 
+# ---------------------------------------------------------------------------------------------
+# stage modules (what DDP wraps): forward returns (loss, logs)
 # ---------------------------------------------------------------------------------------------
 class Stage1(nn.Module):
     def __init__(self, model: DSPFusion, cfg: TrainConfig, weights: FusionLossWeights) -> None:
