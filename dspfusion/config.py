@@ -72,6 +72,12 @@ class FusionNetConfig:
     # Ours: segments of a per-image tone curve for each source, predicted from its DPEN prior (models/fusion_net.py);
     # 0 = none (official).
     tone_curve: int = 0
+    # Ours: a per-image gate, predicted from the IR prior, on the subtraction of the IR input's column offsets (vertical
+    # stripe noise; models/fusion_net.py); False = none (official).
+    destripe: bool = False
+    # Ours: a per-image unsharp mask on the VI input over three fine bands, its gains predicted from the VI prior
+    # (models/fusion_net.py); False = none (official).
+    sharpen: bool = False
 
     @property
     def pad_multiple(self) -> int:
@@ -198,6 +204,8 @@ def make_config(
     ir_mix: bool = False,
     band_mix: bool = False,
     tone_curve: int = 0,
+    destripe: bool = False,
+    sharpen: bool = False,
 ) -> DSPFusionConfig:
     """Build a consistent config from the official constructor arguments' degrees of freedom."""
     sem_dim, deg_dim = 4 * sem_embed, 4 * deg_embed
@@ -216,6 +224,8 @@ def make_config(
             ir_mix=ir_mix,
             band_mix=band_mix,
             tone_curve=tone_curve,
+            destripe=destripe,
+            sharpen=sharpen,
         ),
         semantic=PriorEncoderConfig(in_chans=6, embed_dim=sem_embed, num_blocks=sem_blocks, out_dim=sem_dim, stem_dim=sem_stem),
         degradation=PriorEncoderConfig(

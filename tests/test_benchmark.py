@@ -518,3 +518,51 @@ def test_tiling_passes_prints_one_row_per_pass_count(capsys):
     for r in rows:
         mean, mx, seam = (float(v) for v in r.split(" | ")[1:])
         assert 0 <= mean <= mx <= 255 and seam >= 0
+
+
+def test_destripe_gate_reports_the_gate_and_the_stripe_residual(tmp_path):
+    """benchmarks/destripe_gate.py: with the gate's bias at 1 (g = 1 for every input), column offsets added to two
+    clean RoadScene50 IR images are mostly removed (the residual falls), the clean pairs have no residual before the
+    subtraction; a model without the gate is refused with a message that says so."""
+    from dataclasses import replace
+
+    import numpy as np
+    import torch
+
+    from dspfusion.checkpoint import save_model
+    from dspfusion.config import get_preset
+    from dspfusion.models import build_model
+
+    src = SHARED / "data" / "test" / "roadscene50"
+    need(src)
+    mod = _benchmark_script("destripe_gate")
+    names = sorted(p.stem for p in (src / "ir").iterdir())[:2]
+    folder = tmp_path / "inputs" / "RoadScene50" / "ir_SN"
+    rng = np.random.default_rng(0)
+    for sub in ("ir", "vi"):
+        (folder / sub).mkdir(parents=True)
+        for n in names:
+            img = read_image(next((src / sub).glob(f"{n}.*")))
+            if sub == "ir":
+                img = np.clip(img + rng.normal(0, 0.03, size=(1, img.shape[1]) + img.shape[2:]), 0, 1)
+            write_image(folder / sub / f"{n}.png", img)
+    cfg = get_preset("tiny-official")
+    torch.manual_seed(0)
+    model = build_model(cfg.replace(fusion=replace(cfg.fusion, destripe=True)))
+    with torch.no_grad():
+        model.fusion.destripe_gate[-1].bias.fill_(1.0)
+    ckpt = save_model(model, tmp_path / "gated.safetensors", step=1)
+    out = tmp_path / "gate.md"
+    args = ["--inputs", str(tmp_path / "inputs"), "--datasets", "RoadScene50", "--conditions", "clean", "ir_SN",
+            "--pairs", "2"]
+    assert mod.main(["--model", str(ckpt)] + args + ["--out", str(out)]) == 0
+    rows = {r.split("|")[2].strip(): [c.strip() for c in r.split("|")[3:6]] for r in out.read_text().splitlines()
+            if r.startswith("| RoadScene50")}
+    for cond in ("clean", "ir_SN"):
+        assert rows[cond][0] == "2" and rows[cond][1].startswith("1.000 (1.000 / 1.000)")
+    before, after = (float(v) for v in rows["ir_SN"][2].split(" → "))
+    assert before > 5 and after < before / 2
+    assert float(rows["clean"][2].split(" → ")[0]) == 0
+    save_model(build_model(cfg), tmp_path / "plain.safetensors", step=1)
+    with pytest.raises(SystemExit, match="no destriping gate"):
+        mod.main(["--model", str(tmp_path / "plain.safetensors")] + args)

@@ -164,6 +164,77 @@ def test_band_mix_starts_as_the_model_without_it():
         assert torch.allclose(zb - za, hp(ir) - hp(vi), atol=1e-3)
 
 
+def test_destripe_starts_as_the_model_without_it_and_removes_column_offsets():
+    """The destriping gate's last layer starts at zero: weights without it give the same output. The column-offset
+    estimate returns a column pattern added to a flat image whole (up to the 1×9 box mean of the pattern) and is zero
+    on a flat image; with the gate's bias at 1 the IR input the network sees is the striped image minus that
+    estimate, so the output equals the plain model's on the destriped input; the gate reads only the IR prior."""
+    torch.manual_seed(0)
+    lite = get_preset("lite")
+    plain = build_model(lite).eval()
+    gated_cfg = lite.replace(fusion=replace(lite.fusion, destripe=True))
+    assert DSPFusionConfig.from_dict(json.loads(json.dumps(gated_cfg.to_dict()))) == gated_cfg
+    gated = build_model(gated_cfg).eval()
+    missing, unexpected = gated.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("fusion.destripe_gate.") for k in missing)
+    f = gated.fusion
+    flat = torch.full((1, 3, 24, 40), 0.4)
+    assert f.column_offsets(flat).abs().max() < 1e-7
+    stripes = 0.03 * torch.randn(1, 1, 1, 40).expand(1, 3, 24, 40)
+    box = torch.nn.functional.avg_pool2d(torch.nn.functional.pad(stripes, (4, 4, 0, 0), mode="replicate"), (1, 9), stride=1)
+    assert torch.allclose(f.column_offsets(flat + stripes), (stripes - box)[:, :, :1], atol=1e-6)
+    big = torch.zeros(1, 1, 8, 20)
+    big[..., 10] = 1.0  # a bright vertical line counts at most the clip (0.1) per pixel
+    assert float(f.column_offsets(big)[0, 0, 0, 10]) == pytest.approx(0.1, abs=1e-6)
+    ir = (torch.rand(1, 1, 32, 48) + 0.03 * torch.randn(1, 1, 1, 48)).clamp(0, 1).expand(1, 3, 32, 48)
+    vi = torch.rand(1, 3, 32, 48)
+    with torch.no_grad():
+        pri = plain.compute_priors(ir, vi)
+        assert torch.equal(plain.fuse_with_priors(ir, vi, pri), gated.fuse_with_priors(ir, vi, pri))
+        f.destripe_gate[-1].bias.fill_(1.0)
+        clean_ir = ir - f.column_offsets(ir)
+        assert torch.allclose(gated.fuse_with_priors(ir, vi, pri), plain.fuse_with_priors(clean_ir, vi, pri), atol=1e-6)
+        # the gate is clamped to [0, 1]: a bias of 3 subtracts the estimate once, a bias of -1 not at all
+        f.destripe_gate[-1].bias.fill_(3.0)
+        assert torch.allclose(gated.fuse_with_priors(ir, vi, pri), plain.fuse_with_priors(clean_ir, vi, pri), atol=1e-6)
+        f.destripe_gate[-1].bias.fill_(-1.0)
+        assert torch.equal(gated.fuse_with_priors(ir, vi, pri), plain.fuse_with_priors(ir, vi, pri))
+    # at initialisation (gate output exactly 0) the clamp still passes the gradient to the gate
+    fresh = build_model(gated_cfg)
+    fresh.fusion.load_state_dict(plain.fusion.state_dict(), strict=False)
+    pri = fresh.compute_priors(ir, vi)
+    fresh.fuse_with_priors(ir, vi, pri).mean().backward()
+    assert float(fresh.fusion.destripe_gate[-1].bias.grad.abs().sum()) > 0
+
+
+def test_sharpen_starts_as_the_model_without_it_and_adds_the_fine_bands():
+    """The VI sharpening gains' last layer starts at zero: weights without it give the same output. With the three
+    gains at 1 the bands telescope, so the network sees 2·vi − B⁴ vi (B the 5×5 binomial blur); with only the first
+    at 1 it sees vi + (vi − B vi). A constant image is left as it is. The gains are read from the VI prior."""
+    torch.manual_seed(0)
+    lite = get_preset("lite")
+    plain = build_model(lite).eval()
+    sharp_cfg = lite.replace(fusion=replace(lite.fusion, sharpen=True))
+    assert DSPFusionConfig.from_dict(json.loads(json.dumps(sharp_cfg.to_dict()))) == sharp_cfg
+    sharp = build_model(sharp_cfg).eval()
+    missing, unexpected = sharp.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("fusion.sharpen_gain.") for k in missing)
+    f = sharp.fusion
+    ir, vi = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 48)
+    with torch.no_grad():
+        pri = plain.compute_priors(ir, vi)
+        assert torch.equal(plain.fuse_with_priors(ir, vi, pri), sharp.fuse_with_priors(ir, vi, pri))
+        assert torch.equal(f.sharpen(vi, pri.deg_vi), vi)
+        f.sharpen_gain[-1].bias.fill_(1.0)
+        b4 = f.blur5(f.blur5(f.blur5(f.blur5(vi))))
+        assert torch.allclose(f.sharpen(vi, pri.deg_vi), 2 * vi - b4, atol=1e-6)
+        flat = torch.full((1, 3, 16, 16), 0.3)
+        assert torch.allclose(f.sharpen(flat, pri.deg_vi), flat, atol=1e-6)
+        assert torch.allclose(sharp.fuse_with_priors(ir, vi, pri), plain.fuse_with_priors(ir, 2 * vi - b4, pri), atol=1e-6)
+        f.sharpen_gain[-1].bias.copy_(torch.tensor([1.0, 0.0, 0.0]))
+        assert torch.allclose(f.sharpen(vi, pri.deg_vi), 2 * vi - f.blur5(vi), atol=1e-6)
+
+
 def test_config_roundtrip_and_validation():
     cfg = get_preset("lite")
     assert DSPFusionConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg

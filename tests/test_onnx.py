@@ -163,3 +163,50 @@ def test_tone_curves_export(tmp_path):
     ref = Fuser(model, device="cpu", steps=STEPS).fuse_tensors(ir, vi, seed=1)
     got = OnnxFuser(path).fuse_tensors(ir, vi, seed=1)
     assert float((got - ref).abs().max()) < TOL
+
+
+def test_destripe_exports(tmp_path):
+    """A model with the destriping gate (``destripe``) exports, and onnxruntime reproduces it at a size other than
+    the traced one, with the gate made non-zero so that it subtracts the column offsets."""
+    from dataclasses import replace
+
+    from dspfusion.config import get_preset
+    from dspfusion.onnx_export import export_onnx
+
+    torch.manual_seed(0)
+    cfg = get_preset("tiny-official")
+    model = build_model(cfg.replace(fusion=replace(cfg.fusion, destripe=True))).eval()
+    with torch.no_grad():
+        torch.nn.init.normal_(model.fusion.destripe_gate[-1].weight, std=0.05)
+        model.fusion.destripe_gate[-1].bias.fill_(1.0)
+    path = export_onnx(model, tmp_path / "destripe.onnx", steps=STEPS)
+    g = torch.Generator().manual_seed(3)
+    ir = (torch.rand(1, 1, 40, 56, generator=g) + 0.05 * torch.rand(1, 1, 1, 56, generator=g)).expand(1, 3, 40, 56)
+    vi = torch.rand(1, 3, 40, 56, generator=g)
+    ref = Fuser(model, device="cpu", steps=STEPS).fuse_tensors(ir, vi, seed=1)
+    got = OnnxFuser(path).fuse_tensors(ir, vi, seed=1)
+    assert float((got - ref).abs().max()) < TOL
+
+
+def test_sharpen_exports(tmp_path):
+    """A model with the VI sharpening gains (``sharpen``; here without ``band_mix``, so the blur filter is its own)
+    exports, and onnxruntime reproduces it at a size other than the traced one, with the gains made non-zero."""
+    from dataclasses import replace
+
+    from dspfusion.config import get_preset
+    from dspfusion.onnx_export import export_onnx
+
+    torch.manual_seed(0)
+    cfg = get_preset("tiny-official")
+    assert not cfg.fusion.band_mix
+    model = build_model(cfg.replace(fusion=replace(cfg.fusion, sharpen=True))).eval()
+    with torch.no_grad():
+        torch.nn.init.normal_(model.fusion.sharpen_gain[-1].weight, std=0.05)
+        model.fusion.sharpen_gain[-1].bias.copy_(torch.tensor([0.8, 0.5, 0.3]))
+    path = export_onnx(model, tmp_path / "sharpen.onnx", steps=STEPS)
+    g = torch.Generator().manual_seed(3)
+    ir = torch.rand(1, 1, 40, 56, generator=g).expand(1, 3, 40, 56)
+    vi = torch.rand(1, 3, 40, 56, generator=g)
+    ref = Fuser(model, device="cpu", steps=STEPS).fuse_tensors(ir, vi, seed=1)
+    got = OnnxFuser(path).fuse_tensors(ir, vi, seed=1)
+    assert float((got - ref).abs().max()) < TOL

@@ -68,6 +68,34 @@ the same in every tile. Measured (docs/TRAINING.md, ``lite21`` against a control
 pairs per set): mean Qabf +0.003 on MSRS91 and RoadScene50 (10 of 12 conditions each). The trained curves move a
 degraded input part of the way towards the clean one (after ``lite22``, RoadScene50 ir_LC IR contrast 0.116 → 0.137,
 clean 0.229; benchmarks/tone_curves.py), and were still growing when training stopped.
+
+``destripe`` (ours, off by default) subtracts a gated estimate of the IR input's column offsets before everything
+else (the tone curve included)::
+
+    ir' = ir − g · o,   o_x = mean_y clip(ir − box₉(ir), ±0.1)        o ``[B,C,1,W]``
+
+box₉ the 1×9 horizontal box mean (replicate padding), g ``[B]`` from a two-layer MLP of the mean of the IR prior
+tokens, clamped to [0, 1] (a fraction of the estimate is subtracted, never added), its last layer zero-initialised,
+so weights without it behave exactly as before (at 0 the clamp still passes the gradient). Why: stripe noise (SN) adds
+an offset constant down each column (degradations/infrared.py), which a half-resolution U-Net with a local receptive
+field cannot estimate, and the full-resolution IR paths (β, hp(IR), the detail head) pass it straight to the output;
+under ir_SN on RoadScene50 the trained network left faint stripes and leaned on VI, and Qabf trailed the oracle
+destriping baselines (0.456 against 0.491). The DPEN prior recognises SN (the probe's IR SN recall is 100 %), so the
+gate can open for it and stay shut for clean frames, whose vertical structures (poles, trunks) the estimate would
+also catch. The mean runs over the rows of the whole image, in tiled inference too (:mod:`.tile_statistics`
+gathers it per column), and over the crop's rows in training.
+
+``sharpen`` (ours, off by default) passes the VI input through a per-image unsharp mask over three fine bands before
+everything else but the destriping (so before the tone curve)::
+
+    vi' = vi + Σ_{k=0}^{2} a_k · (B^{n_k} vi − B^{n_{k+1}} vi),   (n_0, n_1, n_2, n_3) = (0, 1, 2, 4)
+
+B the 5×5 binomial blur of ``band_mix`` (σ = 1; B^n has σ = √n), a ``[B, 3]`` from a two-layer MLP of the mean of
+the VI prior tokens, its last layer zero-initialised, so weights without it behave exactly as before. Why: Gaussian
+blur (σ up to 4; degradations/visible.py) removes the fine bands the network must rebuild from a half-resolution
+U-Net, and the oracle deblurring baselines (Richardson-Lucy) led under vi_Blur on both sets (Qabf MSRS91 0.489 and
+RoadScene50 0.652 against the model's 0.448 and 0.606). The DPEN prior recognises blur (the probe's VI Blur recall is
+86 %), so the gains can rise for it and stay near zero for noisy inputs, whose noise a sharpening would amplify.
 """
 from __future__ import annotations
 
@@ -81,6 +109,7 @@ from .detail_head import DetailHead
 from .prior_fusion import PGFM
 from .prior_modulation import PriorGuidedLevel, SemanticGuidedLevel
 from .restormer import Downsample, Upsample
+from .tile_statistics import current
 
 
 class FusionNet(nn.Module):
@@ -136,6 +165,11 @@ class FusionNet(nn.Module):
             nn.init.zeros_(self.band.bias)
             k = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16
             self.register_buffer("blur", (k[:, None] * k[None, :]).expand(cfg.in_chans, 1, 5, 5).clone(), persistent=False)
+        self.destripe_gate = _prior_mlp(cfg.deg_dim, 1) if cfg.destripe else None
+        self.sharpen_gain = _prior_mlp(cfg.deg_dim, 3) if cfg.sharpen else None
+        if cfg.sharpen and self.band is None:
+            k = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16
+            self.register_buffer("blur", (k[:, None] * k[None, :]).expand(cfg.in_chans, 1, 5, 5).clone(), persistent=False)
         self.curve_ir = self.curve_vi = None
         if cfg.tone_curve:
             self.curve_ir, self.curve_vi = _curve_mlp(cfg.deg_dim, cfg.tone_curve), _curve_mlp(cfg.deg_dim, cfg.tone_curve)
@@ -150,9 +184,34 @@ class FusionNet(nn.Module):
             out = out + c[:, i + 1, None, None, None] * F.relu(x - knots[i])
         return out
 
+    @staticmethod
+    def column_offsets(x: torch.Tensor, clip: float = 0.1) -> torch.Tensor:
+        """``[B,C,H,W]`` → ``[B,C,1,W]``: per column, the mean over the rows of x minus its 1×9 horizontal box mean
+        (replicate padding), each difference clipped to ±``clip``; a column offset (stripe) comes out whole."""
+        box = F.avg_pool2d(F.pad(x, (4, 4, 0, 0), mode="replicate"), (1, 9), stride=1)
+        r = (x - box).clamp(-clip, clip)
+        stats = current()  # tiled inference: the whole image's column means (models/tile_statistics.py)
+        return r.mean(2, keepdim=True) if stats is None else stats.column_mean(r)
+
+    def blur5(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B,C,H,W]`` → its 5×5 binomial blur (reflect padding), same shape."""
+        return F.conv2d(F.pad(x, (2, 2, 2, 2), mode="reflect"), self.blur, groups=x.shape[1])
+
     def high_pass(self, x: torch.Tensor) -> torch.Tensor:
         """``[B,C,H,W]`` → x − 5×5 binomial blur of x (reflect padding), same shape."""
-        return x - F.conv2d(F.pad(x, (2, 2, 2, 2), mode="reflect"), self.blur, groups=x.shape[1])
+        return x - self.blur5(x)
+
+    def sharpen(self, x: torch.Tensor, deg: torch.Tensor) -> torch.Tensor:
+        """x ``[B,C,H,W]``, deg ``[B,N,C_d]`` → x plus its three fine bands (B⁰−B¹, B¹−B², B²−B⁴) weighted by the
+        gains read from ``deg``, same shape."""
+        a = self.sharpen_gain(deg.mean(1))  # [B, 3]
+        b1 = self.blur5(x)
+        b2 = self.blur5(b1)
+        b4 = self.blur5(self.blur5(b2))
+        bands = (x - b1, b1 - b2, b2 - b4)
+        for k, band in enumerate(bands):
+            x = x + a[:, k, None, None, None] * band
+        return x
 
     def prior_pyramids(self, sem: torch.Tensor, deg_ir: torch.Tensor, deg_vi: torch.Tensor):
         """Per-level (Ps, Pd_ir, Pd_vi) for levels 1-4."""
@@ -171,6 +230,11 @@ class FusionNet(nn.Module):
         self, ir: torch.Tensor, vi: torch.Tensor, deg_ir: torch.Tensor, deg_vi: torch.Tensor, sem: torch.Tensor
     ) -> torch.Tensor:
         """ir, vi ``[B,3,H,W]`` (H, W multiples of 8); deg_* ``[B,16,C_d]``; sem ``[B,16,C_s]``."""
+        if self.destripe_gate is not None:
+            g = self.destripe_gate(deg_ir.mean(1)).clamp(0, 1)  # [B, 1]
+            ir = ir - g[:, :, None, None] * self.column_offsets(ir)
+        if self.sharpen_gain is not None:
+            vi = self.sharpen(vi, deg_vi)
         if self.curve_ir is not None:
             ir, vi = self.tone(ir, deg_ir, self.curve_ir), self.tone(vi, deg_vi, self.curve_vi)
         s, di, dv = self.prior_pyramids(sem, deg_ir, deg_vi)
@@ -203,8 +267,13 @@ class FusionNet(nn.Module):
 
 
 def _curve_mlp(deg_dim: int, knots: int) -> nn.Sequential:
-    """LayerNorm → Linear → GELU → Linear(knots + 1), the last layer zero (identity curve at initialisation)."""
-    mlp = nn.Sequential(nn.LayerNorm(deg_dim), nn.Linear(deg_dim, 64), nn.GELU(), nn.Linear(64, knots + 1))
+    """The tone curve's coefficients: :func:`_prior_mlp` with knots + 1 outputs (identity curve at initialisation)."""
+    return _prior_mlp(deg_dim, knots + 1)
+
+
+def _prior_mlp(deg_dim: int, outputs: int) -> nn.Sequential:
+    """LayerNorm → Linear → GELU → Linear(outputs), the last layer zero (zero output at initialisation)."""
+    mlp = nn.Sequential(nn.LayerNorm(deg_dim), nn.Linear(deg_dim, 64), nn.GELU(), nn.Linear(64, outputs))
     nn.init.zeros_(mlp[-1].weight)
     nn.init.zeros_(mlp[-1].bias)
     return mlp

@@ -233,15 +233,19 @@ def _same_but_probe(a: DSPFusionConfig, b: DSPFusionConfig) -> bool:
 
 
 # State-dict prefixes of the parts _config_from_init may add to an init_from model (they start as zero output).
-_GROWN_PREFIXES = ("fusion.detail.", "fusion.mix.", "fusion.band.", "fusion.curve_ir.", "fusion.curve_vi.")
+_GROWN_PREFIXES = (
+    "fusion.detail.", "fusion.mix.", "fusion.band.", "fusion.curve_ir.", "fusion.curve_vi.", "fusion.destripe_gate.",
+    "fusion.sharpen_gain.",
+)
 
 
 def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig) -> DSPFusionConfig | None:
     """The config to build when training ``model_cfg`` from weights of ``init_cfg``, or None if they do not fit.
 
     Two kinds of difference are allowed: the init's probe layout (refit post hoc: probe_hidden/probe_tile) is
-    kept, and a detail head, detail-head blocks, the IR mixing weight, the band mixing weights or the tone curves the init lacks are added (they start as
-    zero output / identity, so the init's behaviour is unchanged)."""
+    kept, and a detail head, detail-head blocks, the IR mixing weight, the band mixing weights, the tone curves, the
+    destriping gate or the VI sharpening gains the init lacks are added (they start as zero output / identity, so
+    the init's behaviour is unchanged)."""
     init_f, model_f = init_cfg.fusion, model_cfg.fusion
     if init_f.detail_channels == 0 and model_f.detail_channels > 0:
         init_f = dc_replace(init_f, detail_channels=model_f.detail_channels)
@@ -253,6 +257,10 @@ def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig) -> 
         init_f = dc_replace(init_f, band_mix=True)
     if model_f.tone_curve and not init_f.tone_curve:
         init_f = dc_replace(init_f, tone_curve=model_f.tone_curve)
+    if model_f.destripe and not init_f.destripe:
+        init_f = dc_replace(init_f, destripe=True)
+    if model_f.sharpen and not init_f.sharpen:
+        init_f = dc_replace(init_f, sharpen=True)
     init_cfg = init_cfg.replace(fusion=init_f)
     return init_cfg if _same_but_probe(init_cfg, model_cfg) else None
 
