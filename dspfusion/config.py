@@ -269,11 +269,14 @@ PRESETS: dict[str, dict[str, Any]] = {
             ir_mix=True,
             band_mix=True,
             tone_curve=8,
+            destripe=True,
+            sharpen=True,
         ),
         weights="dspfusion-lite.safetensors",
         description="CPU preset (ours): same modules, half width, one block per level, U-Net at half resolution "
         "(stem_stride 2) plus a full-resolution detail head, a per-pixel IR residual weight, per-pixel weights "
-        "on each source's fine detail band and a per-image tone curve for each source; under 1 s per "
+        "on each source's fine detail band, a per-image tone curve for each source, a per-image destriping gate on IR "
+        "and per-image sharpening gains on VI; under 1 s per "
         "640x480 pair on 2 CPU cores.",
     ),
     "tiny-official": dict(

@@ -520,10 +520,11 @@ def test_tiling_passes_prints_one_row_per_pass_count(capsys):
         assert 0 <= mean <= mx <= 255 and seam >= 0
 
 
-def test_destripe_gate_reports_the_gate_and_the_stripe_residual(tmp_path):
-    """benchmarks/destripe_gate.py: with the gate's bias at 1 (g = 1 for every input), column offsets added to two
-    clean RoadScene50 IR images are mostly removed (the residual falls), the clean pairs have no residual before the
-    subtraction; a model without the gate is refused with a message that says so."""
+def test_input_gates_reports_the_gates_and_the_stripe_residual(tmp_path):
+    """benchmarks/input_gates.py: with the destriping gate's bias at 1 (g = 1 for every input), column offsets added
+    to two clean RoadScene50 IR images are mostly removed (the residual falls), the clean pairs have no residual
+    before the subtraction; with sharpening gains biased to (0.5, 0.25, -0.5) those are the reported gains; a model
+    with neither is refused with a message that says so."""
     from dataclasses import replace
 
     import numpy as np
@@ -535,7 +536,7 @@ def test_destripe_gate_reports_the_gate_and_the_stripe_residual(tmp_path):
 
     src = SHARED / "data" / "test" / "roadscene50"
     need(src)
-    mod = _benchmark_script("destripe_gate")
+    mod = _benchmark_script("input_gates")
     names = sorted(p.stem for p in (src / "ir").iterdir())[:2]
     folder = tmp_path / "inputs" / "RoadScene50" / "ir_SN"
     rng = np.random.default_rng(0)
@@ -544,25 +545,28 @@ def test_destripe_gate_reports_the_gate_and_the_stripe_residual(tmp_path):
         for n in names:
             img = read_image(next((src / sub).glob(f"{n}.*")))
             if sub == "ir":
-                img = np.clip(img + rng.normal(0, 0.03, size=(1, img.shape[1]) + img.shape[2:]), 0, 1)
+                stripes = rng.normal(0, 8, size=(1, img.shape[1]) + img.shape[2:])  # grey levels, down each column
+                img = np.clip(img.astype(np.float64) + stripes, 0, 255).round().astype(np.uint8)
             write_image(folder / sub / f"{n}.png", img)
     cfg = get_preset("tiny-official")
     torch.manual_seed(0)
-    model = build_model(cfg.replace(fusion=replace(cfg.fusion, destripe=True)))
+    model = build_model(cfg.replace(fusion=replace(cfg.fusion, destripe=True, sharpen=True)))
     with torch.no_grad():
         model.fusion.destripe_gate[-1].bias.fill_(1.0)
+        model.fusion.sharpen_gain[-1].bias.copy_(torch.tensor([0.5, 0.25, -0.5]))
     ckpt = save_model(model, tmp_path / "gated.safetensors", step=1)
     out = tmp_path / "gate.md"
     args = ["--inputs", str(tmp_path / "inputs"), "--datasets", "RoadScene50", "--conditions", "clean", "ir_SN",
             "--pairs", "2"]
     assert mod.main(["--model", str(ckpt)] + args + ["--out", str(out)]) == 0
-    rows = {r.split("|")[2].strip(): [c.strip() for c in r.split("|")[3:6]] for r in out.read_text().splitlines()
+    rows = {r.split("|")[2].strip(): [c.strip() for c in r.split("|")[3:9]] for r in out.read_text().splitlines()
             if r.startswith("| RoadScene50")}
     for cond in ("clean", "ir_SN"):
         assert rows[cond][0] == "2" and rows[cond][1].startswith("1.000 (1.000 / 1.000)")
+        assert rows[cond][3:] == ["0.500", "0.250", "-0.500"]
     before, after = (float(v) for v in rows["ir_SN"][2].split(" → "))
     assert before > 5 and after < before / 2
     assert float(rows["clean"][2].split(" → ")[0]) == 0
     save_model(build_model(cfg), tmp_path / "plain.safetensors", step=1)
-    with pytest.raises(SystemExit, match="no destriping gate"):
+    with pytest.raises(SystemExit, match="neither a destriping gate nor sharpening gains"):
         mod.main(["--model", str(tmp_path / "plain.safetensors")] + args)

@@ -171,8 +171,9 @@ def test_destripe_starts_as_the_model_without_it_and_removes_column_offsets():
     estimate, so the output equals the plain model's on the destriped input; the gate reads only the IR prior."""
     torch.manual_seed(0)
     lite = get_preset("lite")
-    plain = build_model(lite).eval()
-    gated_cfg = lite.replace(fusion=replace(lite.fusion, destripe=True))
+    assert lite.fusion.destripe  # shipped layout (lite27 on)
+    plain = build_model(lite.replace(fusion=replace(lite.fusion, destripe=False))).eval()
+    gated_cfg = lite
     assert DSPFusionConfig.from_dict(json.loads(json.dumps(gated_cfg.to_dict()))) == gated_cfg
     gated = build_model(gated_cfg).eval()
     missing, unexpected = gated.load_state_dict(plain.state_dict(), strict=False)
@@ -213,8 +214,9 @@ def test_sharpen_starts_as_the_model_without_it_and_adds_the_fine_bands():
     at 1 it sees vi + (vi − B vi). A constant image is left as it is. The gains are read from the VI prior."""
     torch.manual_seed(0)
     lite = get_preset("lite")
-    plain = build_model(lite).eval()
-    sharp_cfg = lite.replace(fusion=replace(lite.fusion, sharpen=True))
+    assert lite.fusion.sharpen  # shipped layout (lite27 on)
+    plain = build_model(lite.replace(fusion=replace(lite.fusion, sharpen=False))).eval()
+    sharp_cfg = lite
     assert DSPFusionConfig.from_dict(json.loads(json.dumps(sharp_cfg.to_dict()))) == sharp_cfg
     sharp = build_model(sharp_cfg).eval()
     missing, unexpected = sharp.load_state_dict(plain.state_dict(), strict=False)
