@@ -193,6 +193,9 @@ def fuse_tiled(
     jobs = [(i, j) for i in range(len(rows.starts)) for j in range(len(cols.starts))]
     if len(jobs) == 1:  # no tiling needed: keep the exact untiled numbers
         return model.fuse_with_priors(ir_p.to(dev), vi_p.to(dev), priors).float().cpu()[..., :h, :w]
+    # destriping and sharpening (models with them) look beyond a tile: apply them to the whole image, in strips
+    ir_p, vi_p = (t.cpu() for t in model.fusion.prepare_inputs(
+        ir_p.to(dev), vi_p.to(dev), priors.deg_ir, priors.deg_vi, strip=tile))
 
     def window(i: int, j: int) -> TileWindow:
         (y0, y1), (x0, x1) = rows.owned(i, m), cols.owned(j, m)
@@ -203,7 +206,7 @@ def fuse_tiled(
         stats.begin(window(i, j))
         with collecting(stats):
             return model.fuse_with_priors(
-                ir_p[..., y : y + th, x : x + tw].to(dev), vi_p[..., y : y + th, x : x + tw].to(dev), priors
+                ir_p[..., y : y + th, x : x + tw].to(dev), vi_p[..., y : y + th, x : x + tw].to(dev), priors, True
             ).float().cpu()
 
     bar = tqdm(total=len(jobs) * (stat_passes + 1), desc="tiles", unit="tile", disable=not progress, leave=False)

@@ -14,7 +14,6 @@ from dspfusion.errors import UserError
 from dspfusion.inference import Fuser
 from dspfusion.io import read_image, write_image
 from dspfusion.models import build_model
-from dspfusion.models.tile_statistics import TileStatistics, TileWindow
 from dspfusion.tiling import DEFAULT_STAT_PASSES, check_tiling, fuse_tiled, plan_axis, seam_excess
 
 
@@ -135,7 +134,14 @@ def test_trained_weights_tiled_match_untiled():
     0.13; 3 passes 0.78 / 5.3 / 0.11; 4 passes 0.42 / 4.4 / 0.10; 5 passes 0.23 / 3.9 / 0.16. Their 0-pass mean is
     only 3.9 times the 3-pass one, near the test's factor of 3. The step-51,300 weights (the one-sided edge term),
     from the same script: 0 passes 5.1 / 19 / 0.34; 1 pass 1.8 / 11 / 0.11; 2 passes 1.5 / 6.3 / 0.24; 3 passes
-    0.74 / 3.9 / 0.08; 4 passes 0.43 / 3.6 / 0.04; 5 passes 0.25 / 2.8 / 0.08 (0 passes 6.9 times 3 passes)."""
+    0.74 / 3.9 / 0.08; 4 passes 0.43 / 3.6 / 0.04; 5 passes 0.25 / 2.8 / 0.08 (0 passes 6.9 times 3 passes). The
+    step-54,900 weights (destriping gate and sharpening gains, applied to the whole image before tiling): 0 passes
+    6.9 / 22 / 0.26; 1 pass 1.5 / 6.5 / 0.37; 2 passes 0.69 / 5.2 / 0.41; 3 passes 0.75 / 4.2 / 0.34; 4 passes 0.44 /
+    3.7 / 0.25; 5 passes 0.47 / 3.6 / 0.25 (0 passes 9.2 times 3 passes). Their seam excess does not fall with the
+    passes (0.26 with none): it is the two tiles' disagreement inside the 32-pixel overlap (rows 117-121 and columns
+    108-117 of this image, around the first overlap's middle), which the feathering spreads, not the image-wide
+    statistics; the bound is 0.4 grey levels since then (0.3 before; the control lite27c, without the sharpening
+    gains, has 0.30 at 3 passes, lite24u 0.08)."""
     from dspfusion.checkpoint import load_model
     from dspfusion.example import make_example_pair
     from dspfusion.inference import prepare_pair
@@ -154,7 +160,7 @@ def test_trained_weights_tiled_match_untiled():
     d_local, (d_tiled, seam) = diff[0][0], diff[DEFAULT_STAT_PASSES]
     assert float(d_tiled.mean()) < 2.0 and float(d_tiled.max()) < 8, (float(d_tiled.mean()), float(d_tiled.max()))
     assert float(d_local.mean()) > 3 * float(d_tiled.mean())
-    assert seam < 0.3
+    assert seam < 0.4
     d_more = float(diff[more][0].mean())
     # more passes converge further, or both are already at the floor (a quarter of a grey level)
     assert d_more < min(1.0, float(d_tiled.mean())) or max(d_more, float(d_tiled.mean())) < 0.25
@@ -169,9 +175,9 @@ def test_priors_computed_once_on_a_shrunk_copy(model, monkeypatch):
         shapes.append(tuple(ir.shape))
         return compute(ir, vi, *a, **k)
 
-    def spy_fuse(ir, vi, priors):
+    def spy_fuse(ir, vi, priors, *a):
         seen.add(id(priors))
-        return fuse(ir, vi, priors)
+        return fuse(ir, vi, priors, *a)
 
     monkeypatch.setattr(model, "compute_priors", spy_compute)
     monkeypatch.setattr(model, "fuse_with_priors", spy_fuse)
@@ -254,50 +260,38 @@ def test_tile_passes_defaults_agree():
     assert args.tile_passes == DEFAULT_STAT_PASSES and args.prior_max_side is None
 
 
-def test_column_mean_gathers_the_whole_image_columns_over_tiles():
-    """The destriping estimate's column means (``TileStatistics.column_mean``): four overlapping tiles whose owned
-    rectangles partition a 40x56 map. The first pass serves each tile its own column means and gathers the sums; the
-    second serves every tile the whole image's column means for its columns, exactly."""
-    torch.manual_seed(0)
-    x = torch.rand(1, 3, 40, 56)
-    full = x.mean(2, keepdim=True)
-    # tiles of 24x32 at y 0/16, x 0/24; owned rows 0-20 / 20-40, owned columns 0-28 / 28-56 (tile coordinates below)
-    windows = [
-        TileWindow(y=ty, x=tx, h=24, w=32, full_h=40, full_w=56,
-                   own=(20 - ty if ty else 0, 24 if ty else 20, 28 - tx if tx else 0, 32 if tx else 28))
-        for ty in (0, 16) for tx in (0, 24)
-    ]
-    first = TileStatistics()
-    for win in windows:
-        first.begin(win)
-        tile = x[..., win.y:win.y + win.h, win.x:win.x + win.w]
-        assert torch.allclose(first.column_mean(tile), tile.mean(2, keepdim=True))
-    second = TileStatistics(previous=first.totals, gather=False)
-    for win in windows:
-        second.begin(win)
-        tile = x[..., win.y:win.y + win.h, win.x:win.x + win.w]
-        assert torch.allclose(second.column_mean(tile), full[..., win.x:win.x + win.w], atol=1e-6)
-
-
-def test_destripe_model_tiled_matches_untiled():
-    """A model with the destriping gate open (bias 1) on an IR image with column offsets runs tiled (the column
-    means go through ``TileStatistics.column_mean``, checked exactly above) and, with the default passes of
-    image-wide statistics, stays within the plain model's tolerances (``test_tiled_matches_untiled_without_seams``).
-    Measured: mean 0.080 / max 1.0 grey levels. This seeded random model leans little on IR, so the per-tile column
-    means (0.082 / 1.0) are not distinguished here."""
+def test_input_gates_are_applied_to_the_whole_image_before_tiling(monkeypatch):
+    """Destriping (a mean down every column) and sharpening (radius 8) look beyond a tile, so ``fuse_tiled`` applies
+    them once to the whole padded image, in strips of ``tile`` rows, and runs every tile with ``prepared=True``.
+    Strips give exactly the whole-image result, and the tiled output stays within the plain model's tolerances
+    (``test_tiled_matches_untiled_without_seams``; measured mean 0.08 / max 1.0 grey levels)."""
     from dataclasses import replace
 
     from dspfusion.config import get_preset
 
     torch.manual_seed(0)
     cfg = get_preset("tiny-official")
-    model = build_model(cfg.replace(fusion=replace(cfg.fusion, destripe=True))).eval()
+    model = build_model(cfg.replace(fusion=replace(cfg.fusion, destripe=True, sharpen=True))).eval()
     with torch.no_grad():
         model.fusion.destripe_gate[-1].bias.fill_(1.0)
+        model.fusion.sharpen_gain[-1].bias.copy_(torch.tensor([0.8, 0.4, 0.2]))
     ir, vi = scene(64, 112)
     ir = (ir + 0.05 * torch.randn(1, 1, 1, 112, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
     noise = model.initial_noise(1, seed=0)
+    with torch.no_grad():
+        pri = model.compute_priors(ir, vi)
+        f = model.fusion
+        whole = f.prepare_inputs(ir, vi, pri.deg_ir, pri.deg_vi)
+        for strip in (5, 16, 48):
+            strips = f.prepare_inputs(ir, vi, pri.deg_ir, pri.deg_vi, strip=strip)
+            assert torch.allclose(strips[0], whole[0], atol=1e-6) and torch.equal(strips[1], whole[1])
+    calls, flags = [], []
+    prepare, forward = f.prepare_inputs, f.forward
+    monkeypatch.setattr(f, "prepare_inputs", lambda *a, **k: calls.append((tuple(a[0].shape), k.get("strip"))) or prepare(*a, **k))
+    monkeypatch.setattr(f, "forward", lambda *a, **k: flags.append(a[5] if len(a) > 5 else k.get("prepared", False)) or forward(*a, **k))
     ref = Fuser(model, device="cpu", steps=2).fuse_tensors(ir, vi, seed=0).clamp(0, 1)
+    calls.clear(), flags.clear()
     tiled = fuse_tiled(model, ir, vi, tile=48, overlap=16, steps=2, noise=noise).clamp(0, 1)
+    assert calls == [((1, 3, 64, 112), 48)] and flags and all(flags)
     d = (tiled - ref).abs() * 255
     assert float(d.mean()) < 0.3 and float(d.max()) < 2

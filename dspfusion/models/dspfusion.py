@@ -107,8 +107,9 @@ class DSPFusion(nn.Module):
             sem = self.diffusion.sample(noise, cond, steps or self.config.sampling_steps)
         return Priors(deg_ir, deg_vi, type_ir, type_vi, sem_lq, sem)
 
-    def fuse_with_priors(self, ir: torch.Tensor, vi: torch.Tensor, priors: Priors) -> torch.Tensor:
-        return self.fusion(ir, vi, priors.deg_ir, priors.deg_vi, priors.sem)
+    def fuse_with_priors(self, ir: torch.Tensor, vi: torch.Tensor, priors: Priors, prepared: bool = False) -> torch.Tensor:
+        """``prepared``: the inputs already went through ``fusion.prepare_inputs`` (tiled inference)."""
+        return self.fusion(ir, vi, priors.deg_ir, priors.deg_vi, priors.sem, prepared)
 
     @torch.no_grad()
     def diagnosis_features(self, x: torch.Tensor, chunk: int = 32) -> torch.Tensor:

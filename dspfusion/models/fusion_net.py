@@ -82,8 +82,8 @@ field cannot estimate, and the full-resolution IR paths (β, hp(IR), the detail 
 under ir_SN on RoadScene50 the trained network left faint stripes and leaned on VI, and Qabf trailed the oracle
 destriping baselines (0.456 against 0.491). The DPEN prior recognises SN (the probe's IR SN recall is 100 %), so the
 gate can open for it and stay shut for clean frames, whose vertical structures (poles, trunks) the estimate would
-also catch. The mean runs over the rows of the whole image, in tiled inference too (:mod:`.tile_statistics`
-gathers it per column), and over the crop's rows in training.
+also catch. The mean runs over the rows of the whole image (tiled inference destripes the whole image before
+cutting tiles: :meth:`FusionNet.prepare_inputs`), and over the crop's rows in training.
 
 ``sharpen`` (ours, off by default) passes the VI input through a per-image unsharp mask over three fine bands before
 everything else but the destriping (so before the tone curve)::
@@ -96,6 +96,8 @@ blur (σ up to 4; degradations/visible.py) removes the fine bands the network mu
 U-Net, and the oracle deblurring baselines (Richardson-Lucy) led under vi_Blur on both sets (Qabf MSRS91 0.489 and
 RoadScene50 0.652 against the model's 0.448 and 0.606). The DPEN prior recognises blur (the probe's VI Blur recall is
 86 %), so the gains can rise for it and stay near zero for noisy inputs, whose noise a sharpening would amplify.
+Its reach (8 pixels) crosses tile borders, so tiled inference sharpens the whole image before cutting tiles, as it
+destripes it (:meth:`FusionNet.prepare_inputs`).
 """
 from __future__ import annotations
 
@@ -109,7 +111,6 @@ from .detail_head import DetailHead
 from .prior_fusion import PGFM
 from .prior_modulation import PriorGuidedLevel, SemanticGuidedLevel
 from .restormer import Downsample, Upsample
-from .tile_statistics import current
 
 
 class FusionNet(nn.Module):
@@ -185,13 +186,19 @@ class FusionNet(nn.Module):
         return out
 
     @staticmethod
-    def column_offsets(x: torch.Tensor, clip: float = 0.1) -> torch.Tensor:
+    def column_offsets(x: torch.Tensor, clip: float = 0.1, strip: int | None = None) -> torch.Tensor:
         """``[B,C,H,W]`` → ``[B,C,1,W]``: per column, the mean over the rows of x minus its 1×9 horizontal box mean
-        (replicate padding), each difference clipped to ±``clip``; a column offset (stripe) comes out whole."""
-        box = F.avg_pool2d(F.pad(x, (4, 4, 0, 0), mode="replicate"), (1, 9), stride=1)
-        r = (x - box).clamp(-clip, clip)
-        stats = current()  # tiled inference: the whole image's column means (models/tile_statistics.py)
-        return r.mean(2, keepdim=True) if stats is None else stats.column_mean(r)
+        (replicate padding), each difference clipped to ±``clip``; a column offset (stripe) comes out whole.
+        ``strip`` N: N rows at a time (the box is horizontal, so the result is the same; less memory)."""
+        h = x.shape[-2]
+        step = h if not strip else strip
+        total = None
+        for r0 in range(0, h, step):
+            rows = x[..., r0:r0 + step, :]
+            box = F.avg_pool2d(F.pad(rows, (4, 4, 0, 0), mode="replicate"), (1, 9), stride=1)
+            part = (rows - box).clamp(-clip, clip).sum(2, keepdim=True)
+            total = part if total is None else total + part
+        return total / h
 
     def blur5(self, x: torch.Tensor) -> torch.Tensor:
         """``[B,C,H,W]`` → its 5×5 binomial blur (reflect padding), same shape."""
@@ -201,17 +208,40 @@ class FusionNet(nn.Module):
         """``[B,C,H,W]`` → x − 5×5 binomial blur of x (reflect padding), same shape."""
         return x - self.blur5(x)
 
-    def sharpen(self, x: torch.Tensor, deg: torch.Tensor) -> torch.Tensor:
+    def sharpen(self, x: torch.Tensor, deg: torch.Tensor, strip: int | None = None) -> torch.Tensor:
         """x ``[B,C,H,W]``, deg ``[B,N,C_d]`` → x plus its three fine bands (B⁰−B¹, B¹−B², B²−B⁴) weighted by the
-        gains read from ``deg``, same shape."""
-        a = self.sharpen_gain(deg.mean(1))  # [B, 3]
+        gains read from ``deg``, same shape. ``strip`` N: N rows at a time, each with 8 rows of real context above
+        and below (the radius of B⁴), so the result is the same with less memory."""
+        a = self.sharpen_gain(deg.mean(1))[:, :, None, None, None]  # [B, 3, 1, 1, 1]
+        h = x.shape[-2]
+        if not strip or strip >= h:
+            return self._unsharp(x, a)
+        out = torch.empty_like(x)
+        for r0 in range(0, h, strip):
+            lo, hi = max(r0 - 8, 0), min(r0 + strip + 8, h)
+            out[..., r0:r0 + strip, :] = self._unsharp(x[..., lo:hi, :], a)[..., r0 - lo:r0 - lo + strip, :]
+        return out
+
+    def _unsharp(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """x + a₀(x − B x) + a₁(B x − B² x) + a₂(B² x − B⁴ x), a ``[B,3,1,1,1]``."""
         b1 = self.blur5(x)
         b2 = self.blur5(b1)
         b4 = self.blur5(self.blur5(b2))
-        bands = (x - b1, b1 - b2, b2 - b4)
-        for k, band in enumerate(bands):
-            x = x + a[:, k, None, None, None] * band
-        return x
+        return x + a[:, 0] * (x - b1) + a[:, 1] * (b1 - b2) + a[:, 2] * (b2 - b4)
+
+    def prepare_inputs(
+        self, ir: torch.Tensor, vi: torch.Tensor, deg_ir: torch.Tensor, deg_vi: torch.Tensor, strip: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The input operations that reach beyond a pixel's neighbourhood, destriping (a mean down every column) and
+        sharpening (a radius of 8 pixels); unchanged inputs for a model without them. Tiled inference applies them
+        to the whole image before cutting tiles (``strip`` rows at a time) and then runs the network with
+        ``prepared=True``, so tiles see exactly what the untiled network sees."""
+        if self.destripe_gate is not None:
+            g = self.destripe_gate(deg_ir.mean(1)).clamp(0, 1)  # [B, 1]
+            ir = ir - g[:, :, None, None] * self.column_offsets(ir, strip=strip)
+        if self.sharpen_gain is not None:
+            vi = self.sharpen(vi, deg_vi, strip=strip)
+        return ir, vi
 
     def prior_pyramids(self, sem: torch.Tensor, deg_ir: torch.Tensor, deg_vi: torch.Tensor):
         """Per-level (Ps, Pd_ir, Pd_vi) for levels 1-4."""
@@ -227,14 +257,13 @@ class FusionNet(nn.Module):
         return s, di, dv
 
     def forward(
-        self, ir: torch.Tensor, vi: torch.Tensor, deg_ir: torch.Tensor, deg_vi: torch.Tensor, sem: torch.Tensor
+        self, ir: torch.Tensor, vi: torch.Tensor, deg_ir: torch.Tensor, deg_vi: torch.Tensor, sem: torch.Tensor,
+        prepared: bool = False,
     ) -> torch.Tensor:
-        """ir, vi ``[B,3,H,W]`` (H, W multiples of 8); deg_* ``[B,16,C_d]``; sem ``[B,16,C_s]``."""
-        if self.destripe_gate is not None:
-            g = self.destripe_gate(deg_ir.mean(1)).clamp(0, 1)  # [B, 1]
-            ir = ir - g[:, :, None, None] * self.column_offsets(ir)
-        if self.sharpen_gain is not None:
-            vi = self.sharpen(vi, deg_vi)
+        """ir, vi ``[B,3,H,W]`` (H, W multiples of 8); deg_* ``[B,16,C_d]``; sem ``[B,16,C_s]``. ``prepared``: the
+        inputs already went through :meth:`prepare_inputs` (tiled inference)."""
+        if not prepared:
+            ir, vi = self.prepare_inputs(ir, vi, deg_ir, deg_vi)
         if self.curve_ir is not None:
             ir, vi = self.tone(ir, deg_ir, self.curve_ir), self.tone(vi, deg_vi, self.curve_vi)
         s, di, dv = self.prior_pyramids(sem, deg_ir, deg_vi)

@@ -1,6 +1,6 @@
 """Image-wide statistics for tiled inference (ours: neither the paper nor the official code tiles).
 
-Three operations of the fusion network (§III-C), and a fourth of ours, make a pixel's output depend on the whole image,
+Three operations of the fusion network (§III-C) make a pixel's output depend on the whole image,
 so running the network on tiles changes them:
 
 * **Transposed (channel) attention** — Restormer's MDTA and DPGM's channel cross-attention:
@@ -8,8 +8,6 @@ so running the network on tiles changes them:
   Since ``q̂ k̂ᵀ = (Σ_p q_p k_pᵀ) / (‖q‖ ‖k‖ᵀ)``, the attention needs only three sums over
   pixels: the Gram matrix ``Σ q kᵀ`` ``[B,h,C/h,C/h]`` and the squared norms ``Σ q²``, ``Σ k²``.
 * **DPMM's global average** ``mean_{H,W} x`` ``[B,C]``: a sum and a pixel count.
-* **Column means** of the destriping estimate (``destripe``, :meth:`.fusion_net.FusionNet.column_offsets`):
-  per column of the image, a sum over its rows and a row count.
 * **Upsample**: bilinear ×2 with ``align_corners=True`` samples the input at
   ``j · (N−1)/(2N−1)``, a grid that depends on the image size N, not only on the position.
 
@@ -132,29 +130,6 @@ class TileStatistics:
             return x.mean(dim=(2, 3))
         total, n = prev
         return total / n
-
-    def column_mean(self, x: torch.Tensor) -> torch.Tensor:
-        """Image-wide mean over the rows of each column of a full-resolution ``[B,C,h,w]`` map → ``[B,C,1,w]``, for
-        the tile's columns (the destriping estimate of :meth:`FusionNet.column_offsets`). The sums are kept per
-        column of the whole padded image, so each tile adds its owned rows to its owned columns."""
-        win = self.window
-        if self._factor(*x.shape[-2:]) != 1:
-            raise RuntimeError("column_mean expects a full-resolution map")
-        y0, y1, x0, x1 = win.own
-
-        def sums() -> list[torch.Tensor]:
-            total = x.new_zeros(*x.shape[:2], win.full_w)
-            count = x.new_zeros(win.full_w)
-            total[..., win.x + x0:win.x + x1] = x[..., y0:y1, x0:x1].sum(2)
-            count[win.x + x0:win.x + x1] = float(y1 - y0)
-            return [total, count]
-
-        prev = self._record(sums)
-        if prev is None:
-            return x.mean(2, keepdim=True)
-        total, count = prev
-        cols = slice(win.x, win.x + x.shape[-1])
-        return (total[..., cols] / count[cols].clamp_min(1))[:, :, None, :]
 
     def upsample2x(self, x: torch.Tensor) -> torch.Tensor:
         """Bilinear ×2 with ``align_corners=True`` on the whole image's grid. ``[B,C,h,w]`` → ``[B,C,2h,2w]``.
