@@ -40,6 +40,7 @@ the untiled one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -47,11 +48,16 @@ import torch.nn.functional as F
 from .errors import UserError
 from .models.tile_statistics import TileStatistics, TileWindow, collecting
 
+if TYPE_CHECKING:
+    from .models.dspfusion import DSPFusion, Priors
+
 DEFAULT_OVERLAP = 32
 DEFAULT_PRIOR_MAX_SIDE: int | None = None  # None: priors from the full-resolution image
 # 3: with the step-30,200 weights, 2 passes leave 2.8 grey levels (mean) between tiled and untiled output on the
 # built-in example with 128-px tiles, 3 passes 1.2, 4 passes 0.25; step 31,500: 1.5, 0.98, 0.34 (tests/test_tiling.py)
 DEFAULT_STAT_PASSES = 3
+# rows per strip of the column-offset sums over the whole image (destriping; bounds their memory)
+PREPARE_STRIP_ROWS = 128
 
 
 @dataclass(frozen=True)
@@ -193,9 +199,11 @@ def fuse_tiled(
     jobs = [(i, j) for i in range(len(rows.starts)) for j in range(len(cols.starts))]
     if len(jobs) == 1:  # no tiling needed: keep the exact untiled numbers
         return model.fuse_with_priors(ir_p.to(dev), vi_p.to(dev), priors).float().cpu()[..., :h, :w]
-    # destriping and sharpening (models with them) look beyond a tile: apply them to the whole image, in strips
-    ir_p, vi_p = (t.cpu() for t in model.fusion.prepare_inputs(
-        ir_p.to(dev), vi_p.to(dev), priors.deg_ir, priors.deg_vi, strip=tile))
+    # destriping and sharpening (models with them) look beyond a tile: the column offsets are the whole image's, and
+    # each tile is sharpened with real context around it (prepared_tile), so tiles see what the untiled network sees
+    offsets = None
+    if model.fusion.destripe_gate is not None:
+        offsets = model.fusion.column_offsets(ir_p, strip=PREPARE_STRIP_ROWS)
 
     def window(i: int, j: int) -> TileWindow:
         (y0, y1), (x0, x1) = rows.owned(i, m), cols.owned(j, m)
@@ -205,9 +213,8 @@ def fuse_tiled(
         y, x = rows.starts[i], cols.starts[j]
         stats.begin(window(i, j))
         with collecting(stats):
-            return model.fuse_with_priors(
-                ir_p[..., y : y + th, x : x + tw].to(dev), vi_p[..., y : y + th, x : x + tw].to(dev), priors, True
-            ).float().cpu()
+            ir_t, vi_t = prepared_tile(model, ir_p, vi_p, priors, offsets, y, x, th, tw, dev)
+            return model.fuse_with_priors(ir_t, vi_t, priors, True).float().cpu()
 
     bar = tqdm(total=len(jobs) * (stat_passes + 1), desc="tiles", unit="tile", disable=not progress, leave=False)
     previous = None
@@ -231,6 +238,27 @@ def fuse_tiled(
     bar.close()
     acc /= wsum
     return acc[..., :h, :w]
+
+
+def prepared_tile(
+    model: DSPFusion, ir: torch.Tensor, vi: torch.Tensor, priors: Priors, offsets: torch.Tensor | None, y: int, x: int,
+    th: int, tw: int,
+    device: torch.device | str = "cpu",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``th``×``tw`` tile at (``y``, ``x``) of the padded ``ir``, ``vi`` ``[B,3,H,W]`` after
+    ``FusionNet.prepare_inputs``, equal to the same window of the prepared whole image: destriped with the whole
+    image's column ``offsets`` ``[B,3,1,W]`` (None: the model has no destriping) and sharpened on the window grown by
+    ``SHARPEN_RADIUS`` pixels of real context (the image's own border where the window meets it). Preparing tile by
+    tile keeps no prepared copy of the whole image in memory."""
+    f = model.fusion
+    c = f.SHARPEN_RADIUS if f.sharpen_gain is not None else 0
+    h, w = ir.shape[-2:]
+    ya, yb, xa, xb = max(y - c, 0), min(y + th + c, h), max(x - c, 0), min(x + tw + c, w)
+    ir_t, vi_t = f.prepare_inputs(
+        ir[..., ya:yb, xa:xb].to(device), vi[..., ya:yb, xa:xb].to(device), priors.deg_ir, priors.deg_vi,
+        offsets=None if offsets is None else offsets[..., xa:xb].to(device),
+    )
+    return ir_t[..., y - ya : y - ya + th, x - xa : x - xa + tw], vi_t[..., y - ya : y - ya + th, x - xa : x - xa + tw]
 
 
 def seam_excess(out: torch.Tensor, ref: torch.Tensor) -> float:

@@ -14,7 +14,7 @@ from dspfusion.errors import UserError
 from dspfusion.inference import Fuser
 from dspfusion.io import read_image, write_image
 from dspfusion.models import build_model
-from dspfusion.tiling import DEFAULT_STAT_PASSES, check_tiling, fuse_tiled, plan_axis, seam_excess
+from dspfusion.tiling import DEFAULT_STAT_PASSES, check_tiling, fuse_tiled, plan_axis, prepared_tile, seam_excess
 
 
 @pytest.fixture(scope="module")
@@ -260,11 +260,13 @@ def test_tile_passes_defaults_agree():
     assert args.tile_passes == DEFAULT_STAT_PASSES and args.prior_max_side is None
 
 
-def test_input_gates_are_applied_to_the_whole_image_before_tiling(monkeypatch):
-    """Destriping (a mean down every column) and sharpening (radius 8) look beyond a tile, so ``fuse_tiled`` applies
-    them once to the whole padded image, in strips of ``tile`` rows, and runs every tile with ``prepared=True``.
-    Strips give exactly the whole-image result, and the tiled output stays within the plain model's tolerances
-    (``test_tiled_matches_untiled_without_seams``; measured mean 0.08 / max 1.0 grey levels)."""
+def test_input_gates_see_the_whole_image_in_tiled_inference(monkeypatch):
+    """Destriping (a mean down every column) and sharpening (radius 8) look beyond a tile. ``fuse_tiled`` takes the
+    column offsets of the whole padded image once and prepares each tile on its window grown by 8 pixels of real
+    context (``prepared_tile``), then runs it with ``prepared=True``: every tile's inputs equal the same window of the
+    whole prepared image, no prepared copy of the image is kept, and the tiled output stays within the plain model's
+    tolerances (``test_tiled_matches_untiled_without_seams``; measured mean 0.08 / max 1.0 grey levels). Strips of
+    rows give the whole-image result as well."""
     from dataclasses import replace
 
     from dspfusion.config import get_preset
@@ -285,13 +287,29 @@ def test_input_gates_are_applied_to_the_whole_image_before_tiling(monkeypatch):
         for strip in (5, 16, 48):
             strips = f.prepare_inputs(ir, vi, pri.deg_ir, pri.deg_vi, strip=strip)
             assert torch.allclose(strips[0], whole[0], atol=1e-6) and torch.equal(strips[1], whole[1])
+        offsets = f.column_offsets(ir, strip=7)
+        rows, cols = plan_axis(64, 48, 16), plan_axis(112, 48, 16)
+        assert len(rows.starts) > 1 and len(cols.starts) > 2  # interior edges and image borders both occur
+        for y in rows.starts:
+            for x in cols.starts:
+                ir_t, vi_t = prepared_tile(model, ir, vi, pri, offsets, y, x, 48, 48)
+                assert ir_t.shape == vi_t.shape == (1, 3, 48, 48)
+                assert torch.allclose(ir_t, whole[0][..., y : y + 48, x : x + 48], atol=1e-6)
+                assert torch.allclose(vi_t, whole[1][..., y : y + 48, x : x + 48], atol=1e-6)
+        # without the sharpening context the tile's edges would differ: the check above can fail
+        f_plain = f.prepare_inputs(ir[..., 16:64, 32:80], vi[..., 16:64, 32:80], pri.deg_ir, pri.deg_vi,
+                                   offsets=offsets[..., 32:80])
+        assert not torch.allclose(f_plain[1], whole[1][..., 16:64, 32:80], atol=1e-4)
     calls, flags = [], []
     prepare, forward = f.prepare_inputs, f.forward
-    monkeypatch.setattr(f, "prepare_inputs", lambda *a, **k: calls.append((tuple(a[0].shape), k.get("strip"))) or prepare(*a, **k))
+    monkeypatch.setattr(f, "prepare_inputs", lambda *a, **k: calls.append((tuple(a[0].shape), k.get("offsets") is not None)) or prepare(*a, **k))
     monkeypatch.setattr(f, "forward", lambda *a, **k: flags.append(a[5] if len(a) > 5 else k.get("prepared", False)) or forward(*a, **k))
     ref = Fuser(model, device="cpu", steps=2).fuse_tensors(ir, vi, seed=0).clamp(0, 1)
     calls.clear(), flags.clear()
     tiled = fuse_tiled(model, ir, vi, tile=48, overlap=16, steps=2, noise=noise).clamp(0, 1)
-    assert calls == [((1, 3, 64, 112), 48)] and flags and all(flags)
+    n_tiles = len(rows.starts) * len(cols.starts)
+    assert len(calls) == n_tiles * (DEFAULT_STAT_PASSES + 1) and all(given for _, given in calls)
+    assert all(shape[-2] <= 48 + 16 and shape[-1] <= 48 + 16 for shape, _ in calls)  # a window, not the image
+    assert flags and all(flags)
     d = (tiled - ref).abs() * 255
     assert float(d.mean()) < 0.3 and float(d.max()) < 2

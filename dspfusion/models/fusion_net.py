@@ -82,8 +82,8 @@ field cannot estimate, and the full-resolution IR paths (β, hp(IR), the detail 
 under ir_SN on RoadScene50 the trained network left faint stripes and leaned on VI, and Qabf trailed the oracle
 destriping baselines (0.456 against 0.491). The DPEN prior recognises SN (the probe's IR SN recall is 100 %), so the
 gate can open for it and stay shut for clean frames, whose vertical structures (poles, trunks) the estimate would
-also catch. The mean runs over the rows of the whole image (tiled inference destripes the whole image before
-cutting tiles: :meth:`FusionNet.prepare_inputs`), and over the crop's rows in training.
+also catch. The mean runs over the rows of the whole image (tiled inference passes the whole image's column offsets
+to :meth:`FusionNet.prepare_inputs` for every tile), and over the crop's rows in training.
 
 ``sharpen`` (ours, off by default) passes the VI input through a per-image unsharp mask over three fine bands before
 everything else but the destriping (so before the tone curve)::
@@ -96,8 +96,8 @@ blur (σ up to 4; degradations/visible.py) removes the fine bands the network mu
 U-Net, and the oracle deblurring baselines (Richardson-Lucy) led under vi_Blur on both sets (Qabf MSRS91 0.489 and
 RoadScene50 0.652 against the model's 0.448 and 0.606). The DPEN prior recognises blur (the probe's VI Blur recall is
 86 %), so the gains can rise for it and stay near zero for noisy inputs, whose noise a sharpening would amplify.
-Its reach (8 pixels) crosses tile borders, so tiled inference sharpens the whole image before cutting tiles, as it
-destripes it (:meth:`FusionNet.prepare_inputs`).
+Its reach (8 pixels) crosses tile borders, so tiled inference sharpens each tile on its window grown by 8 pixels of
+real context and crops it back (``dspfusion.tiling.prepared_tile``): the same values as sharpening the whole image.
 """
 from __future__ import annotations
 
@@ -185,6 +185,8 @@ class FusionNet(nn.Module):
             out = out + c[:, i + 1, None, None, None] * F.relu(x - knots[i])
         return out
 
+    SHARPEN_RADIUS = 8  # of B⁴ = four 5×5 blurs: rows/columns of context the sharpening needs
+
     @staticmethod
     def column_offsets(x: torch.Tensor, clip: float = 0.1, strip: int | None = None) -> torch.Tensor:
         """``[B,C,H,W]`` → ``[B,C,1,W]``: per column, the mean over the rows of x minus its 1×9 horizontal box mean
@@ -218,7 +220,7 @@ class FusionNet(nn.Module):
             return self._unsharp(x, a)
         out = torch.empty_like(x)
         for r0 in range(0, h, strip):
-            lo, hi = max(r0 - 8, 0), min(r0 + strip + 8, h)
+            lo, hi = max(r0 - self.SHARPEN_RADIUS, 0), min(r0 + strip + self.SHARPEN_RADIUS, h)
             out[..., r0:r0 + strip, :] = self._unsharp(x[..., lo:hi, :], a)[..., r0 - lo:r0 - lo + strip, :]
         return out
 
@@ -230,15 +232,20 @@ class FusionNet(nn.Module):
         return x + a[:, 0] * (x - b1) + a[:, 1] * (b1 - b2) + a[:, 2] * (b2 - b4)
 
     def prepare_inputs(
-        self, ir: torch.Tensor, vi: torch.Tensor, deg_ir: torch.Tensor, deg_vi: torch.Tensor, strip: int | None = None
+        self, ir: torch.Tensor, vi: torch.Tensor, deg_ir: torch.Tensor, deg_vi: torch.Tensor, strip: int | None = None,
+        offsets: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The input operations that reach beyond a pixel's neighbourhood, destriping (a mean down every column) and
-        sharpening (a radius of 8 pixels); unchanged inputs for a model without them. Tiled inference applies them
-        to the whole image before cutting tiles (``strip`` rows at a time) and then runs the network with
-        ``prepared=True``, so tiles see exactly what the untiled network sees."""
+        sharpening (a radius of :attr:`SHARPEN_RADIUS` pixels); unchanged inputs for a model without them. ``strip``
+        N: N rows at a time (same result, less memory). ``offsets`` ``[B,3,1,W]``: column offsets to subtract instead
+        of ``ir``'s own. Tiled inference passes the whole image's, cut to a window of the tile plus
+        ``SHARPEN_RADIUS`` pixels of context, and then runs the network with ``prepared=True``, so each tile sees
+        what the untiled network sees."""
         if self.destripe_gate is not None:
             g = self.destripe_gate(deg_ir.mean(1)).clamp(0, 1)  # [B, 1]
-            ir = ir - g[:, :, None, None] * self.column_offsets(ir, strip=strip)
+            if offsets is None:
+                offsets = self.column_offsets(ir, strip=strip)
+            ir = ir - g[:, :, None, None] * offsets
         if self.sharpen_gain is not None:
             vi = self.sharpen(vi, deg_vi, strip=strip)
         return ir, vi
