@@ -135,7 +135,8 @@ def test_trained_weights_tiled_match_untiled():
     only 3.9 times the 3-pass one, near the test's factor of 3. The step-51,300 weights (the one-sided edge term),
     from the same script: 0 passes 5.1 / 19 / 0.34; 1 pass 1.8 / 11 / 0.11; 2 passes 1.5 / 6.3 / 0.24; 3 passes
     0.74 / 3.9 / 0.08; 4 passes 0.43 / 3.6 / 0.04; 5 passes 0.25 / 2.8 / 0.08 (0 passes 6.9 times 3 passes). The
-    step-54,900 weights (destriping gate and sharpening gains, applied to the whole image before tiling): 0 passes
+    step-54,900 weights (destriping gate and sharpening gains; the same whether the whole image or each tile's window
+    is prepared, rerun after ``prepared_tile``): 0 passes
     6.9 / 22 / 0.26; 1 pass 1.5 / 6.5 / 0.37; 2 passes 0.69 / 5.2 / 0.41; 3 passes 0.75 / 4.2 / 0.34; 4 passes 0.44 /
     3.7 / 0.25; 5 passes 0.47 / 3.6 / 0.25 (0 passes 9.2 times 3 passes). Their seam excess does not fall with the
     passes (0.26 with none): it is the two tiles' disagreement inside the 32-pixel overlap (rows 117-121 and columns
