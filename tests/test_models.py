@@ -164,20 +164,28 @@ def test_band_mix_starts_as_the_model_without_it():
         assert torch.allclose(zb - za, hp(ir) - hp(vi), atol=1e-3)
 
 
+def _lite_without_and_with(option: str, module: str):
+    """The shipped ``lite`` layout with the fusion option ``option`` off and on (both in eval mode, seed 0), the
+    second loaded with the first's weights: its config survives a JSON round trip, and its only missing keys are
+    those of ``fusion.<module>``, the option's own zero-initialised layers."""
+    torch.manual_seed(0)
+    lite = get_preset("lite")
+    assert getattr(lite.fusion, option)  # shipped layout (lite27 on)
+    plain = build_model(lite.replace(fusion=replace(lite.fusion, **{option: False}))).eval()
+    assert DSPFusionConfig.from_dict(json.loads(json.dumps(lite.to_dict()))) == lite
+    grown = build_model(lite).eval()
+    missing, unexpected = grown.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith(f"fusion.{module}.") for k in missing)
+    return plain, grown
+
+
 def test_destripe_starts_as_the_model_without_it_and_removes_column_offsets():
     """The destriping gate's last layer starts at zero: weights without it give the same output. The column-offset
     estimate returns a column pattern added to a flat image whole (up to the 1×9 box mean of the pattern) and is zero
     on a flat image; with the gate's bias at 1 the IR input the network sees is the striped image minus that
     estimate, so the output equals the plain model's on the destriped input; the gate reads only the IR prior."""
-    torch.manual_seed(0)
-    lite = get_preset("lite")
-    assert lite.fusion.destripe  # shipped layout (lite27 on)
-    plain = build_model(lite.replace(fusion=replace(lite.fusion, destripe=False))).eval()
-    gated_cfg = lite
-    assert DSPFusionConfig.from_dict(json.loads(json.dumps(gated_cfg.to_dict()))) == gated_cfg
-    gated = build_model(gated_cfg).eval()
-    missing, unexpected = gated.load_state_dict(plain.state_dict(), strict=False)
-    assert not unexpected and missing and all(k.startswith("fusion.destripe_gate.") for k in missing)
+    plain, gated = _lite_without_and_with("destripe", "destripe_gate")
+    gated_cfg = gated.config
     f = gated.fusion
     flat = torch.full((1, 3, 24, 40), 0.4)
     assert f.column_offsets(flat).abs().max() < 1e-7
@@ -212,15 +220,7 @@ def test_sharpen_starts_as_the_model_without_it_and_adds_the_fine_bands():
     """The VI sharpening gains' last layer starts at zero: weights without it give the same output. With the three
     gains at 1 the bands telescope, so the network sees 2·vi − B⁴ vi (B the 5×5 binomial blur); with only the first
     at 1 it sees vi + (vi − B vi). A constant image is left as it is. The gains are read from the VI prior."""
-    torch.manual_seed(0)
-    lite = get_preset("lite")
-    assert lite.fusion.sharpen  # shipped layout (lite27 on)
-    plain = build_model(lite.replace(fusion=replace(lite.fusion, sharpen=False))).eval()
-    sharp_cfg = lite
-    assert DSPFusionConfig.from_dict(json.loads(json.dumps(sharp_cfg.to_dict()))) == sharp_cfg
-    sharp = build_model(sharp_cfg).eval()
-    missing, unexpected = sharp.load_state_dict(plain.state_dict(), strict=False)
-    assert not unexpected and missing and all(k.startswith("fusion.sharpen_gain.") for k in missing)
+    plain, sharp = _lite_without_and_with("sharpen", "sharpen_gain")
     f = sharp.fusion
     ir, vi = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 48)
     with torch.no_grad():

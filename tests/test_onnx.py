@@ -141,13 +141,29 @@ def test_onnx_fuser_bad_file(tmp_path):
         OnnxFuser(tmp_path / "missing.onnx")
 
 
+def _onnx_max_diff(model, path, stripes: bool = False) -> float:
+    """Export ``model`` to ``path``, fuse a seeded random 40×56 pair (not the traced size) with PyTorch and with
+    onnxruntime, and return the largest difference of the outputs. ``stripes``: add a random offset down each IR
+    column."""
+    from dspfusion.onnx_export import export_onnx
+
+    path = export_onnx(model, path, steps=STEPS)
+    g = torch.Generator().manual_seed(3)
+    ir = torch.rand(1, 1, 40, 56, generator=g)
+    if stripes:
+        ir = ir + 0.05 * torch.rand(1, 1, 1, 56, generator=g)
+    ir, vi = ir.expand(1, 3, 40, 56), torch.rand(1, 3, 40, 56, generator=g)
+    ref = Fuser(model, device="cpu", steps=STEPS).fuse_tensors(ir, vi, seed=1)
+    got = OnnxFuser(path).fuse_tensors(ir, vi, seed=1)
+    return float((got - ref).abs().max())
+
+
 def test_tone_curves_export(tmp_path):
     """A model with tone curves (``tone_curve`` > 0, the shipped layout) exports, and onnxruntime reproduces it at a
     size other than the traced one; the curves' last layers are made non-zero so that they bend the inputs."""
     from dataclasses import replace
 
     from dspfusion.config import get_preset
-    from dspfusion.onnx_export import export_onnx
 
     torch.manual_seed(0)
     cfg = get_preset("tiny-official")
@@ -156,13 +172,7 @@ def test_tone_curves_export(tmp_path):
         for mlp in (model.fusion.curve_ir, model.fusion.curve_vi):
             torch.nn.init.normal_(mlp[-1].weight, std=0.05)
             torch.nn.init.normal_(mlp[-1].bias, std=0.2)
-    path = export_onnx(model, tmp_path / "curves.onnx", steps=STEPS)
-    g = torch.Generator().manual_seed(3)
-    ir = torch.rand(1, 1, 40, 56, generator=g).expand(1, 3, 40, 56)
-    vi = torch.rand(1, 3, 40, 56, generator=g)
-    ref = Fuser(model, device="cpu", steps=STEPS).fuse_tensors(ir, vi, seed=1)
-    got = OnnxFuser(path).fuse_tensors(ir, vi, seed=1)
-    assert float((got - ref).abs().max()) < TOL
+    assert _onnx_max_diff(model, tmp_path / "curves.onnx") < TOL
 
 
 def test_destripe_exports(tmp_path):
@@ -171,7 +181,6 @@ def test_destripe_exports(tmp_path):
     from dataclasses import replace
 
     from dspfusion.config import get_preset
-    from dspfusion.onnx_export import export_onnx
 
     torch.manual_seed(0)
     cfg = get_preset("tiny-official")
@@ -179,13 +188,7 @@ def test_destripe_exports(tmp_path):
     with torch.no_grad():
         torch.nn.init.normal_(model.fusion.destripe_gate[-1].weight, std=0.05)
         model.fusion.destripe_gate[-1].bias.fill_(1.0)
-    path = export_onnx(model, tmp_path / "destripe.onnx", steps=STEPS)
-    g = torch.Generator().manual_seed(3)
-    ir = (torch.rand(1, 1, 40, 56, generator=g) + 0.05 * torch.rand(1, 1, 1, 56, generator=g)).expand(1, 3, 40, 56)
-    vi = torch.rand(1, 3, 40, 56, generator=g)
-    ref = Fuser(model, device="cpu", steps=STEPS).fuse_tensors(ir, vi, seed=1)
-    got = OnnxFuser(path).fuse_tensors(ir, vi, seed=1)
-    assert float((got - ref).abs().max()) < TOL
+    assert _onnx_max_diff(model, tmp_path / "destripe.onnx", stripes=True) < TOL
 
 
 def test_sharpen_exports(tmp_path):
@@ -194,7 +197,6 @@ def test_sharpen_exports(tmp_path):
     from dataclasses import replace
 
     from dspfusion.config import get_preset
-    from dspfusion.onnx_export import export_onnx
 
     torch.manual_seed(0)
     cfg = get_preset("tiny-official")
@@ -203,10 +205,4 @@ def test_sharpen_exports(tmp_path):
     with torch.no_grad():
         torch.nn.init.normal_(model.fusion.sharpen_gain[-1].weight, std=0.05)
         model.fusion.sharpen_gain[-1].bias.copy_(torch.tensor([0.8, 0.5, 0.3]))
-    path = export_onnx(model, tmp_path / "sharpen.onnx", steps=STEPS)
-    g = torch.Generator().manual_seed(3)
-    ir = torch.rand(1, 1, 40, 56, generator=g).expand(1, 3, 40, 56)
-    vi = torch.rand(1, 3, 40, 56, generator=g)
-    ref = Fuser(model, device="cpu", steps=STEPS).fuse_tensors(ir, vi, seed=1)
-    got = OnnxFuser(path).fuse_tensors(ir, vi, seed=1)
-    assert float((got - ref).abs().max()) < TOL
+    assert _onnx_max_diff(model, tmp_path / "sharpen.onnx") < TOL
