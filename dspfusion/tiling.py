@@ -201,9 +201,7 @@ def fuse_tiled(
         return model.fuse_with_priors(ir_p.to(dev), vi_p.to(dev), priors).float().cpu()[..., :h, :w]
     # destriping and sharpening (models with them) look beyond a tile: the column offsets are the whole image's, and
     # each tile is sharpened with real context around it (prepared_tile), so tiles see what the untiled network sees
-    offsets = None
-    if model.fusion.destripe_gate is not None:
-        offsets = model.fusion.column_offsets(ir_p, strip=PREPARE_STRIP_ROWS)
+    offsets = model.fusion.image_offsets(ir_p, strip=PREPARE_STRIP_ROWS)
 
     def window(i: int, j: int) -> TileWindow:
         (y0, y1), (x0, x1) = rows.owned(i, m), cols.owned(j, m)
@@ -241,17 +239,16 @@ def fuse_tiled(
 
 
 def prepared_tile(
-    model: DSPFusion, ir: torch.Tensor, vi: torch.Tensor, priors: Priors, offsets: torch.Tensor | None, y: int, x: int,
-    th: int, tw: int,
-    device: torch.device | str = "cpu",
+    model: DSPFusion, ir: torch.Tensor, vi: torch.Tensor, priors: Priors, offsets: torch.Tensor | None,
+    y: int, x: int, th: int, tw: int, device: torch.device | str = "cpu",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``th``×``tw`` tile at (``y``, ``x``) of the padded ``ir``, ``vi`` ``[B,3,H,W]`` after
     ``FusionNet.prepare_inputs``, equal to the same window of the prepared whole image: destriped with the whole
-    image's column ``offsets`` ``[B,3,1,W]`` (None: the model has no destriping) and sharpened on the window grown by
-    ``SHARPEN_RADIUS`` pixels of real context (the image's own border where the window meets it). Preparing tile by
-    tile keeps no prepared copy of the whole image in memory."""
+    image's column ``offsets`` (``FusionNet.image_offsets``) and prepared on the window grown by
+    ``FusionNet.input_context`` pixels of real context (the image's own border where the window meets it), then
+    cropped back. Preparing tile by tile keeps no prepared copy of the whole image in memory."""
     f = model.fusion
-    c = f.SHARPEN_RADIUS if f.sharpen_gain is not None else 0
+    c = f.input_context
     h, w = ir.shape[-2:]
     ya, yb, xa, xb = max(y - c, 0), min(y + th + c, h), max(x - c, 0), min(x + tw + c, w)
     ir_t, vi_t = f.prepare_inputs(

@@ -185,8 +185,6 @@ class FusionNet(nn.Module):
             out = out + c[:, i + 1, None, None, None] * F.relu(x - knots[i])
         return out
 
-    SHARPEN_RADIUS = 8  # of B⁴ = four 5×5 blurs: rows/columns of context the sharpening needs
-
     @staticmethod
     def column_offsets(x: torch.Tensor, clip: float = 0.1, strip: int | None = None) -> torch.Tensor:
         """``[B,C,H,W]`` → ``[B,C,1,W]``: per column, the mean over the rows of x minus its 1×9 horizontal box mean
@@ -210,44 +208,42 @@ class FusionNet(nn.Module):
         """``[B,C,H,W]`` → x − 5×5 binomial blur of x (reflect padding), same shape."""
         return x - self.blur5(x)
 
-    def sharpen(self, x: torch.Tensor, deg: torch.Tensor, strip: int | None = None) -> torch.Tensor:
-        """x ``[B,C,H,W]``, deg ``[B,N,C_d]`` → x plus its three fine bands (B⁰−B¹, B¹−B², B²−B⁴) weighted by the
-        gains read from ``deg``, same shape. ``strip`` N: N rows at a time, each with 8 rows of real context above
-        and below (the radius of B⁴), so the result is the same with less memory."""
+    def sharpen(self, x: torch.Tensor, deg: torch.Tensor) -> torch.Tensor:
+        """x ``[B,C,H,W]``, deg ``[B,N,C_d]`` → x + a₀(x − B x) + a₁(B x − B² x) + a₂(B² x − B⁴ x), the three fine
+        bands weighted by the gains a read from ``deg``, same shape. B⁴ reaches :attr:`input_context` pixels."""
         a = self.sharpen_gain(deg.mean(1))[:, :, None, None, None]  # [B, 3, 1, 1, 1]
-        h = x.shape[-2]
-        if not strip or strip >= h:
-            return self._unsharp(x, a)
-        out = torch.empty_like(x)
-        for r0 in range(0, h, strip):
-            lo, hi = max(r0 - self.SHARPEN_RADIUS, 0), min(r0 + strip + self.SHARPEN_RADIUS, h)
-            out[..., r0:r0 + strip, :] = self._unsharp(x[..., lo:hi, :], a)[..., r0 - lo:r0 - lo + strip, :]
-        return out
-
-    def _unsharp(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        """x + a₀(x − B x) + a₁(B x − B² x) + a₂(B² x − B⁴ x), a ``[B,3,1,1,1]``."""
         b1 = self.blur5(x)
         b2 = self.blur5(b1)
         b4 = self.blur5(self.blur5(b2))
         return x + a[:, 0] * (x - b1) + a[:, 1] * (b1 - b2) + a[:, 2] * (b2 - b4)
 
+    @property
+    def input_context(self) -> int:
+        """Pixels of real context :meth:`prepare_inputs` needs around a window to give the window's values of the
+        whole prepared image: 8 with sharpening (the radius of B⁴, four 5×5 blurs), else 0."""
+        return 8 if self.sharpen_gain is not None else 0
+
+    def image_offsets(self, ir: torch.Tensor, strip: int | None = None) -> torch.Tensor | None:
+        """The whole image's column offsets ``[B,3,1,W]`` to pass to :meth:`prepare_inputs` for each window of it
+        (tiled inference), ``strip`` rows at a time; None for a model without destriping."""
+        return None if self.destripe_gate is None else self.column_offsets(ir, strip=strip)
+
     def prepare_inputs(
-        self, ir: torch.Tensor, vi: torch.Tensor, deg_ir: torch.Tensor, deg_vi: torch.Tensor, strip: int | None = None,
+        self, ir: torch.Tensor, vi: torch.Tensor, deg_ir: torch.Tensor, deg_vi: torch.Tensor,
         offsets: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The input operations that reach beyond a pixel's neighbourhood, destriping (a mean down every column) and
-        sharpening (a radius of :attr:`SHARPEN_RADIUS` pixels); unchanged inputs for a model without them. ``strip``
-        N: N rows at a time (same result, less memory). ``offsets`` ``[B,3,1,W]``: column offsets to subtract instead
-        of ``ir``'s own. Tiled inference passes the whole image's, cut to a window of the tile plus
-        ``SHARPEN_RADIUS`` pixels of context, and then runs the network with ``prepared=True``, so each tile sees
-        what the untiled network sees."""
+        sharpening (:attr:`input_context` pixels); unchanged inputs for a model without them. ``offsets``
+        ``[B,3,1,W]``: column offsets to subtract instead of ``ir``'s own. Tiled inference passes the whole image's
+        (:meth:`image_offsets`), cut to a window of the tile plus :attr:`input_context` pixels, and then runs the
+        network with ``prepared=True``, so each tile sees what the untiled network sees."""
         if self.destripe_gate is not None:
             g = self.destripe_gate(deg_ir.mean(1)).clamp(0, 1)  # [B, 1]
             if offsets is None:
-                offsets = self.column_offsets(ir, strip=strip)
+                offsets = self.column_offsets(ir)
             ir = ir - g[:, :, None, None] * offsets
         if self.sharpen_gain is not None:
-            vi = self.sharpen(vi, deg_vi, strip=strip)
+            vi = self.sharpen(vi, deg_vi)
         return ir, vi
 
     def prior_pyramids(self, sem: torch.Tensor, deg_ir: torch.Tensor, deg_vi: torch.Tensor):
