@@ -570,3 +570,30 @@ def test_input_gates_reports_the_gates_and_the_stripe_residual(tmp_path):
     save_model(build_model(cfg), tmp_path / "plain.safetensors", step=1)
     with pytest.raises(SystemExit, match="neither a destriping gate nor sharpening gains"):
         mod.main(["--model", str(tmp_path / "plain.safetensors")] + args)
+
+
+def test_grey_vi_reports_colour_and_grey_rows(tmp_path):
+    """benchmarks/grey_vi.py: one colour and one grey row per colour set, one row for TNO25 (grey as stored), for
+    each model and the max baseline; max fusion of a grey VI scores as the metrics say it does on the luma inputs."""
+    need(SHARED / "data" / "test" / "roadscene50")
+    need(SHARED / "data" / "test" / "tno42")
+    mod = _benchmark_script("grey_vi")
+    ir, vi = mod.load("RoadScene50", mod.stems_of("RoadScene50", 1)[0], grey=True)
+    assert vi.ndim == 2 and vi.shape == ir.shape
+    out = tmp_path / "grey.md"
+    assert mod.main(["--model", "tiny=tiny-official", "--datasets", "RoadScene50", "TNO25", "--pairs", "1",
+                     "--out", str(out)]) == 0
+    rows = [[c.strip() for c in r.split("|")[1:-1]] for r in out.read_text().splitlines()
+            if r.startswith("| RoadScene50") or r.startswith("| TNO25")]
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("RoadScene50", "colour", "tiny"), ("RoadScene50", "colour", "max"),
+        ("RoadScene50", "grey (luma)", "tiny"), ("RoadScene50", "grey (luma)", "max"),
+        ("TNO25", "grey (as stored)", "tiny"), ("TNO25", "grey (as stored)", "max")]
+    from dspfusion.baselines import fuse_classical
+    from dspfusion.metrics import evaluate
+
+    want = evaluate(fuse_classical(ir, vi, "max"), ir, vi, metrics=["Qabf"])["Qabf"]
+    assert float(rows[3][4]) == pytest.approx(want, abs=6e-4)
+    assert all(0 <= float(r[4]) <= 1 for r in rows)
+    with pytest.raises(SystemExit, match="NAME=CHECKPOINT"):
+        mod.main(["--model", "tiny-official", "--pairs", "1"])

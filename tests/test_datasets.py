@@ -142,6 +142,74 @@ def test_proportions_and_low_light_eligibility(pairs):
     assert ll[True] == 0 and ll[False] > 10  # dark scenes (luma < 0.2) never get synthetic LL
 
 
+def test_type_weights_shift_the_type_draws(pairs):
+    """``type_weights`` changes which type a degraded modality gets, not how often it is degraded; unnamed types
+    weigh 1, a weight of 0 removes a type; None keeps the uniform draws (the same samples as before)."""
+    weights = {"vi_Blur": 4.0, "vi_LL": 0.0, "ir_LC": 3.0}
+    props = {"clean": 0.0, "vi": 0.5, "ir": 0.5, "both": 0.0}
+    ds = SyntheticPairDataset([pairs], crop=16, contrastive=False, seed=5, proportions=props, type_weights=weights)
+    vi_n, ir_n = Counter(), Counter()
+    n = 1200
+    for i in range(n):
+        s = ds[i % 4]  # bright scenes only: every VI type is eligible
+        vi_n[VI_LABELS[int(s["label_vi"])]] += 1
+        ir_n[IR_LABELS[int(s["label_ir"])]] += 1
+    vi_deg, ir_deg = n - vi_n["clean"], n - ir_n["clean"]
+    assert vi_deg / n == pytest.approx(0.5, abs=0.05) and ir_deg / n == pytest.approx(0.5, abs=0.05)
+    assert vi_n["LL"] == 0
+    assert vi_n["Blur"] / vi_deg == pytest.approx(4 / 8, abs=0.06)  # Blur 4 + Rain, OE, RN, haze 1 each
+    assert vi_n["OE"] / vi_deg == pytest.approx(1 / 8, abs=0.04)
+    assert ir_n["LC"] / ir_deg == pytest.approx(3 / 5, abs=0.06)
+    plain = SyntheticPairDataset([pairs], crop=16, contrastive=False, seed=5)
+    same = SyntheticPairDataset([pairs], crop=16, contrastive=False, seed=5, type_weights=None)
+    torch.manual_seed(1)
+    a = [plain[i]["lq_vi"] for i in range(6)]
+    torch.manual_seed(1)
+    b = [same[i]["lq_vi"] for i in range(6)]
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    with pytest.raises(ValueError, match="unknown type 'vi_Snow'"):
+        SyntheticPairDataset([pairs], type_weights={"vi_Snow": 1.0})
+    with pytest.raises(ValueError, match="number >= 0"):
+        SyntheticPairDataset([pairs], type_weights={"ir_SN": -1.0})
+    with pytest.raises(ValueError, match="every IR type weighted 0"):
+        SyntheticPairDataset([pairs], type_weights={"ir_LC": 0, "ir_RN": 0, "ir_SN": 0})
+
+
+def test_grey_vi_makes_some_visible_images_grey(tmp_path):
+    """``grey_vi`` p: about p of the samples get a grey VI (luma in all three channels, clean and degraded alike);
+    0 draws nothing, so the samples are those of a dataset without the option."""
+    root = tmp_path / "colour"
+    (root / "ir").mkdir(parents=True)
+    (root / "vi").mkdir()
+    for k in range(4):
+        ir = texture(k)
+        cv2.imwrite(str(root / "ir" / f"c{k}.png"), ir)
+        vi = np.stack([ir, texture(k + 20), texture(k + 40)], 2)  # three different channels: a colour image
+        cv2.imwrite(str(root / "vi" / f"c{k}.png"), vi)
+    props = {"clean": 1.0, "vi": 0.0, "ir": 0.0, "both": 0.0}
+    ds = SyntheticPairDataset([root], crop=16, contrastive=False, seed=3, proportions=props, grey_vi=0.3)
+    n, grey = 400, 0
+    for i in range(n):
+        s = ds[i % 4]
+        is_grey = torch.equal(s["gt_vi"][0], s["gt_vi"][1]) and torch.equal(s["gt_vi"][1], s["gt_vi"][2])
+        assert torch.equal(s["lq_vi"], s["gt_vi"])  # clean group: the input is the target
+        grey += is_grey
+    assert grey / n == pytest.approx(0.3, abs=0.06)
+    full = SyntheticPairDataset([root], crop=16, contrastive=False, seed=3, grey_vi=1.0)
+    v = full[0]["gt_vi"]
+    assert torch.equal(v[0], v[1]) and torch.equal(v[1], v[2])
+    plain = SyntheticPairDataset([root], crop=16, contrastive=False, seed=3)
+    off = SyntheticPairDataset([root], crop=16, contrastive=False, seed=3, grey_vi=0.0)
+    torch.manual_seed(2)
+    a = [plain[i]["lq_vi"] for i in range(4)]
+    torch.manual_seed(2)
+    b = [off[i]["lq_vi"] for i in range(4)]
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    for bad in (-0.1, 1.5, True):
+        with pytest.raises(ValueError, match="grey_vi"):
+            SyntheticPairDataset([root], grey_vi=bad)
+
+
 def test_deterministic_validation_mode(pairs):
     a = SyntheticPairDataset([pairs], crop=32, seed=7, deterministic=True)
     b = SyntheticPairDataset([pairs], crop=32, seed=7, deterministic=True)

@@ -90,6 +90,25 @@ def test_root_repeat_option_reaches_the_dataset(data, tmp_path):
             TrainConfig.load(None, [bad])
 
 
+def test_type_weights_and_grey_vi_reach_the_dataset(data, tmp_path):
+    from dspfusion.errors import UserError
+
+    trainer = Trainer(tiny_cfg(data, tmp_path / "run3", type_weights={"vi_Blur": 2.0, "ir_LC": 0.5}), resume=False,
+                      progress=False)
+    trainer.stage = 1
+    assert trainer._datasets()[0].type_weights == {"vi_Blur": 2.0, "ir_LC": 0.5}
+    assert TrainConfig.load(None, ["type_weights={'vi_OE': 3}"]).type_weights == {"vi_OE": 3}
+    grey = Trainer(tiny_cfg(data, tmp_path / "run4", grey_vi=0.25), resume=False, progress=False)
+    grey.stage = 1
+    assert grey._datasets()[0].grey_vi == 0.25
+    with pytest.raises(UserError, match="grey_vi"):
+        TrainConfig.load(None, ["grey_vi=2"])
+    for bad, msg in (("type_weights={'LC': 2}", "unknown type 'LC'"), ("type_weights={'ir_LC': -1}", "number >= 0"),
+                     ("type_weights=[1]", "expected a mapping")):
+        with pytest.raises(UserError, match=msg):
+            TrainConfig.load(None, [bad])
+
+
 def _with_probe() -> dict:
     from dspfusion.config import get_preset
 

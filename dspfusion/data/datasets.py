@@ -137,6 +137,26 @@ class _PairDataset(Dataset):
         return int(rng.integers(8)) if self.use_dihedral and not self.deterministic and self.crop else 0
 
 
+def check_type_weights(weights: Mapping[str, float] | None) -> dict[str, float] | None:
+    """Validate a ``type_weights`` mapping (see :class:`SyntheticPairDataset`); returns a plain dict or None."""
+    if weights is None:
+        return None
+    valid = [f"vi_{t}" for t in VI_TYPES] + [f"ir_{t}" for t in IR_TYPES]
+    if not isinstance(weights, Mapping):
+        raise ValueError(f"type_weights: expected a mapping of {' / '.join(valid)}: number >= 0, got {weights!r}")
+    out: dict[str, float] = {}
+    for k, v in weights.items():
+        if k not in valid:
+            raise ValueError(f"type_weights: unknown type {k!r}; choose among {', '.join(valid)}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
+            raise ValueError(f"type_weights[{k!r}]: expected a number >= 0, got {v!r}")
+        out[k] = float(v)
+    for modality, types in (("vi", VI_TYPES), ("ir", IR_TYPES)):
+        if all(out.get(f"{modality}_{t}", 1.0) == 0 for t in types):
+            raise ValueError(f"type_weights: every {modality.upper()} type weighted 0; keep at least one above 0")
+    return out
+
+
 class SyntheticPairDataset(_PairDataset):
     """Clean IR/VI pairs degraded on the fly.
 
@@ -160,6 +180,13 @@ class SyntheticPairDataset(_PairDataset):
             one epoch, so it is drawn that much more often (e.g. to draw the few sharp, full-resolution pairs more
             often than the 1,083 small MSRS ones). Unnamed folders count once; a name that matches no folder of
             ``roots`` is an error.
+        type_weights: ``"vi_<type>"`` / ``"ir_<type>"`` → relative weight of that type when its modality is degraded
+            (ours), e.g. ``{"vi_Blur": 2, "vi_LL": 0.5}``; types not named weigh 1; None = uniform, as before (and
+            the same random draws). The group proportions are not changed, only the type within a group.
+        grey_vi: probability that a sample's visible image is made grey (its luma in all three channels, as the
+            inference wrapper feeds a grey VI) before it is degraded (ours): the training sets are colour, while
+            TNO and many surveillance and NIR cameras give grey visible images. 0 = never (and the same random
+            draws as before).
     """
 
     def __init__(self, roots: Sequence[str | Path] | None = None, crop: int | None = 128,
@@ -168,7 +195,8 @@ class SyntheticPairDataset(_PairDataset):
                  max_items: int | None = None, dihedral: bool = True, vi_types: Sequence[str] = VI_TYPES,
                  ir_types: Sequence[str] = IR_TYPES, ll_min_luma: float = 0.2, negatives: str = "official",
                  max_side: int | None = None, cache_mb: float = 2048.0, preload: bool = False,
-                 root_repeat: Mapping[str, int] | None = None) -> None:
+                 root_repeat: Mapping[str, int] | None = None,
+                 type_weights: Mapping[str, float] | None = None, grey_vi: float = 0.0) -> None:
         self.pairs: list[Pair] = scan_pairs(None if roots is None else list(roots))
         super().__init__(len(self.pairs), crop, contrastive, seed, deterministic, max_items, dihedral, negatives,
                          max_side, cache_mb)
@@ -184,6 +212,10 @@ class SyntheticPairDataset(_PairDataset):
             if not given or set(given) - set(valid):
                 raise ValueError(f"{name} must be a non-empty subset of {valid}, got {list(given)}")
         self.vi_types, self.ir_types = tuple(vi_types), tuple(ir_types)
+        self.type_weights = check_type_weights(type_weights)
+        if isinstance(grey_vi, bool) or not isinstance(grey_vi, (int, float)) or not 0.0 <= grey_vi <= 1.0:
+            raise ValueError(f"grey_vi: expected a probability in [0, 1], got {grey_vi!r}")
+        self.grey_vi = float(grey_vi)
         self.ll_min_luma = float(ll_min_luma)
         self._luma: dict[int, float] = {}
         if preload:
@@ -222,9 +254,17 @@ class SyntheticPairDataset(_PairDataset):
     def _condition(self, j: int, rng: np.random.Generator) -> tuple[str, str]:
         group = GROUPS[int(rng.choice(len(GROUPS), p=self._p))]
         vi_types = self._eligible_vi(j)
-        vi_type = vi_types[int(rng.integers(len(vi_types)))] if group in ("vi", "both") else "clean"
-        ir_type = self.ir_types[int(rng.integers(len(self.ir_types)))] if group in ("ir", "both") else "clean"
+        vi_type = self._draw("vi", vi_types, rng) if group in ("vi", "both") else "clean"
+        ir_type = self._draw("ir", self.ir_types, rng) if group in ("ir", "both") else "clean"
         return vi_type, ir_type
+
+    def _draw(self, modality: str, types: tuple[str, ...], rng: np.random.Generator) -> str:
+        if self.type_weights is None:  # uniform: the draws of every earlier run
+            return types[int(rng.integers(len(types)))]
+        w = np.array([self.type_weights.get(f"{modality}_{t}", 1.0) for t in types], dtype=np.float64)
+        if w.sum() <= 0:  # every eligible type weighted 0 (e.g. only LL left and LL off): fall back to uniform
+            w = np.ones_like(w)
+        return types[int(rng.choice(len(types), p=w / w.sum()))]
 
     def _degrade(self, modality: str, kind: str, img: np.ndarray, rng: np.random.Generator,
                  frame: tuple[int, int], box: Box) -> np.ndarray:
@@ -261,6 +301,8 @@ class SyntheticPairDataset(_PairDataset):
         box = self._box(ir.shape, rng, anchor=True)
         frame = self._frame(ir.shape)
         gt_ir, gt_vi = crop(ir, box, self.crop), crop(vi, box, self.crop)
+        if self.grey_vi > 0 and rng.random() < self.grey_vi:  # no draw at 0: earlier runs' samples unchanged
+            gt_vi = np.repeat(cv2.cvtColor(gt_vi, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
         vi_type, ir_type = self._condition(j, rng)
         lq_vi = self._degrade("vi", vi_type, gt_vi, rng, frame, box)
         lq_ir = self._degrade("ir", ir_type, gt_ir, rng, frame, box)

@@ -25,6 +25,12 @@ class TrainConfig:
     # ours: pair-folder name -> integer repeat per epoch, e.g. {roadscene171: 4, llvip32: 8} draws the few sharp,
     # full-resolution pairs more often than the 1,083 small (171x128) MSRS ones; None = every pair once
     root_repeat: dict[str, int] | None = None
+    # ours: relative weight of each degradation type within its modality, e.g. {vi_Blur: 2, vi_LL: 0.5, ir_LC: 2};
+    # types not named weigh 1; None = uniform (the official random choice)
+    type_weights: dict[str, float] | None = None
+    # ours: probability that a training sample's visible image is made grey before it is degraded (TNO and many
+    # surveillance/NIR cameras give grey VI; the training sets are colour); 0 = never
+    grey_vi: float = 0.0
     proportions: dict[str, float] = field(default_factory=lambda: {"clean": 0.1, "vi": 0.35, "ir": 0.25, "both": 0.3})
     batch_size: int = 4  # per process
     workers: int = 2
@@ -131,6 +137,16 @@ class TrainConfig:
             or not all(isinstance(k, str) and type(v) is int and v >= 1 for k, v in repeat.items())
         ):
             raise UserError(f"root_repeat: expected a mapping of folder name: integer >= 1, got {repeat!r}")
+        gv = data.get("grey_vi", 0.0)
+        if isinstance(gv, bool) or not isinstance(gv, (int, float)) or not 0.0 <= gv <= 1.0:
+            raise UserError(f"grey_vi: expected a probability in [0, 1], got {gv!r}")
+        if data.get("type_weights") is not None:
+            from ..data.datasets import check_type_weights
+
+            try:
+                check_type_weights(data["type_weights"])
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:

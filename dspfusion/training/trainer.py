@@ -350,7 +350,8 @@ class Trainer:
         contrastive = self.stage == 1 and cfg.use_priors and not cfg.freeze_dpen
         train = SyntheticPairDataset(train_roots, crop=cfg.crop, proportions=cfg.proportions, contrastive=contrastive,
                                      seed=cfg.seed, max_side=cfg.max_side, negatives=cfg.negatives,
-                                     root_repeat=cfg.root_repeat)
+                                     root_repeat=cfg.root_repeat, type_weights=cfg.type_weights,
+                                     grey_vi=cfg.grey_vi)
         val = None
         if val_roots:
             val = SyntheticPairDataset(val_roots, crop=cfg.val_crop, contrastive=False, seed=cfg.seed + 1,
