@@ -208,6 +208,25 @@ def test_grey_vi_makes_some_visible_images_grey(tmp_path):
     for bad in (-0.1, 1.5, True):
         with pytest.raises(ValueError, match="grey_vi"):
             SyntheticPairDataset([root], grey_vi=bad)
+    # grey_vi_except: a VI-only LL set drawn grey every time stays colour; the draws are those of plain grey_vi
+    ll = {"clean": 0.0, "vi": 1.0, "ir": 0.0, "both": 0.0}
+    kept = SyntheticPairDataset([root], crop=16, contrastive=False, seed=3, proportions=ll, vi_types=("LL", "OE"),
+                                grey_vi=1.0, grey_vi_except=("LL",))
+    every = SyntheticPairDataset([root], crop=16, contrastive=False, seed=3, proportions=ll, vi_types=("LL", "OE"),
+                                 grey_vi=1.0)
+    seen = Counter()
+    for i in range(40):
+        torch.manual_seed(i)
+        s = kept[i % 4]
+        torch.manual_seed(i)
+        e = every[i % 4]
+        kind = VI_LABELS[int(s["label_vi"])]
+        assert kind == VI_LABELS[int(e["label_vi"])]
+        g = s["gt_vi"]
+        seen[kind, bool(torch.equal(g[0], g[1]) and torch.equal(g[1], g[2]))] += 1
+    assert set(seen) == {("LL", False), ("OE", True)}
+    with pytest.raises(ValueError, match="grey_vi_except"):
+        SyntheticPairDataset([root], grey_vi_except=("Snow",))
 
 
 def test_deterministic_validation_mode(pairs):

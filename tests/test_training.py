@@ -103,6 +103,9 @@ def test_type_weights_and_grey_vi_reach_the_dataset(data, tmp_path):
     assert grey._datasets()[0].grey_vi == 0.25
     with pytest.raises(UserError, match="grey_vi"):
         TrainConfig.load(None, ["grey_vi=2"])
+    assert TrainConfig.load(None, ["grey_vi_except=['LL']"]).grey_vi_except == ["LL"]
+    with pytest.raises(UserError, match="grey_vi_except"):
+        TrainConfig.load(None, ["grey_vi_except=['LC']"])
     for bad, msg in (("type_weights={'LC': 2}", "unknown type 'LC'"), ("type_weights={'ir_LC': -1}", "number >= 0"),
                      ("type_weights=[1]", "expected a mapping")):
         with pytest.raises(UserError, match=msg):

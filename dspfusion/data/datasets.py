@@ -187,6 +187,8 @@ class SyntheticPairDataset(_PairDataset):
             inference wrapper feeds a grey VI) before it is degraded (ours): the training sets are colour, while
             TNO and many surveillance and NIR cameras give grey visible images. 0 = never (and the same random
             draws as before).
+        grey_vi_except: VI degradation types (of ``VI_TYPES``) whose samples keep their colour even when drawn grey
+            (ours), e.g. ``("LL",)``: a dark grey image is then always a real night scene, not a darkened day one.
     """
 
     def __init__(self, roots: Sequence[str | Path] | None = None, crop: int | None = 128,
@@ -196,7 +198,8 @@ class SyntheticPairDataset(_PairDataset):
                  ir_types: Sequence[str] = IR_TYPES, ll_min_luma: float = 0.2, negatives: str = "official",
                  max_side: int | None = None, cache_mb: float = 2048.0, preload: bool = False,
                  root_repeat: Mapping[str, int] | None = None,
-                 type_weights: Mapping[str, float] | None = None, grey_vi: float = 0.0) -> None:
+                 type_weights: Mapping[str, float] | None = None, grey_vi: float = 0.0,
+                 grey_vi_except: Sequence[str] = ()) -> None:
         self.pairs: list[Pair] = scan_pairs(None if roots is None else list(roots))
         super().__init__(len(self.pairs), crop, contrastive, seed, deterministic, max_items, dihedral, negatives,
                          max_side, cache_mb)
@@ -216,6 +219,9 @@ class SyntheticPairDataset(_PairDataset):
         if isinstance(grey_vi, bool) or not isinstance(grey_vi, (int, float)) or not 0.0 <= grey_vi <= 1.0:
             raise ValueError(f"grey_vi: expected a probability in [0, 1], got {grey_vi!r}")
         self.grey_vi = float(grey_vi)
+        if isinstance(grey_vi_except, str) or set(grey_vi_except) - set(VI_TYPES):
+            raise ValueError(f"grey_vi_except: expected VI types among {VI_TYPES}, got {grey_vi_except!r}")
+        self.grey_vi_except = tuple(grey_vi_except)
         self.ll_min_luma = float(ll_min_luma)
         self._luma: dict[int, float] = {}
         if preload:
@@ -301,9 +307,10 @@ class SyntheticPairDataset(_PairDataset):
         box = self._box(ir.shape, rng, anchor=True)
         frame = self._frame(ir.shape)
         gt_ir, gt_vi = crop(ir, box, self.crop), crop(vi, box, self.crop)
-        if self.grey_vi > 0 and rng.random() < self.grey_vi:  # no draw at 0: earlier runs' samples unchanged
-            gt_vi = np.repeat(cv2.cvtColor(gt_vi, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
+        grey = self.grey_vi > 0 and rng.random() < self.grey_vi  # no draw at 0: earlier runs' samples unchanged
         vi_type, ir_type = self._condition(j, rng)
+        if grey and vi_type not in self.grey_vi_except:
+            gt_vi = np.repeat(cv2.cvtColor(gt_vi, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
         lq_vi = self._degrade("vi", vi_type, gt_vi, rng, frame, box)
         lq_ir = self._degrade("ir", ir_type, gt_ir, rng, frame, box)
         pos_ir = pos_vi = neg = None

@@ -31,6 +31,7 @@ class TrainConfig:
     # ours: probability that a training sample's visible image is made grey before it is degraded (TNO and many
     # surveillance/NIR cameras give grey VI; the training sets are colour); 0 = never
     grey_vi: float = 0.0
+    grey_vi_except: list[str] | None = None  # ours: VI types whose samples stay colour when drawn grey, e.g. [LL]
     proportions: dict[str, float] = field(default_factory=lambda: {"clean": 0.1, "vi": 0.35, "ir": 0.25, "both": 0.3})
     batch_size: int = 4  # per process
     workers: int = 2
@@ -140,6 +141,12 @@ class TrainConfig:
         gv = data.get("grey_vi", 0.0)
         if isinstance(gv, bool) or not isinstance(gv, (int, float)) or not 0.0 <= gv <= 1.0:
             raise UserError(f"grey_vi: expected a probability in [0, 1], got {gv!r}")
+        ge = data.get("grey_vi_except")
+        if ge is not None:
+            from ..degradations import VI_TYPES
+
+            if not isinstance(ge, (list, tuple)) or set(ge) - set(VI_TYPES):
+                raise UserError(f"grey_vi_except: expected a list of VI types among {', '.join(VI_TYPES)}, got {ge!r}")
         if data.get("type_weights") is not None:
             from ..data.datasets import check_type_weights
 
