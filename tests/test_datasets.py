@@ -186,6 +186,10 @@ def test_grey_vi_makes_some_visible_images_grey(tmp_path):
         cv2.imwrite(str(root / "ir" / f"c{k}.png"), ir)
         vi = np.stack([ir, texture(k + 20), texture(k + 40)], 2)  # three different channels: a colour image
         cv2.imwrite(str(root / "vi" / f"c{k}.png"), vi)
+    for k in range(2):  # two night scenes (VI mean luma < 0.2), sorted after the four day ones
+        ir = texture(k + 60, lo=5, hi=40)
+        cv2.imwrite(str(root / "ir" / f"d{k}.png"), ir)
+        cv2.imwrite(str(root / "vi" / f"d{k}.png"), np.stack([ir, texture(k + 70, lo=5, hi=40), ir // 2], 2))
     props = {"clean": 1.0, "vi": 0.0, "ir": 0.0, "both": 0.0}
     ds = SyntheticPairDataset([root], crop=16, contrastive=False, seed=3, proportions=props, grey_vi=0.3)
     n, grey = 400, 0
@@ -227,6 +231,12 @@ def test_grey_vi_makes_some_visible_images_grey(tmp_path):
     assert set(seen) == {("LL", False), ("OE", True)}
     with pytest.raises(ValueError, match="grey_vi_except"):
         SyntheticPairDataset([root], grey_vi_except=("Snow",))
+    # grey_vi_min_luma: night scenes stay colour, day scenes go grey
+    day_only = SyntheticPairDataset([root], crop=16, contrastive=False, seed=3, proportions=props, grey_vi=1.0,
+                                    grey_vi_min_luma=0.2)
+    for i in range(6):
+        g = day_only[i]["gt_vi"]
+        assert bool(torch.equal(g[0], g[1]) and torch.equal(g[1], g[2])) == (i < 4), i
 
 
 def test_deterministic_validation_mode(pairs):

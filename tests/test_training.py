@@ -106,6 +106,9 @@ def test_type_weights_and_grey_vi_reach_the_dataset(data, tmp_path):
     assert TrainConfig.load(None, ["grey_vi_except=['LL']"]).grey_vi_except == ["LL"]
     with pytest.raises(UserError, match="grey_vi_except"):
         TrainConfig.load(None, ["grey_vi_except=['LC']"])
+    assert TrainConfig.load(None, ["grey_vi_min_luma=0.2"]).grey_vi_min_luma == 0.2
+    with pytest.raises(UserError, match="grey_vi_min_luma"):
+        TrainConfig.load(None, ["grey_vi_min_luma=-1"])
     for bad, msg in (("type_weights={'LC': 2}", "unknown type 'LC'"), ("type_weights={'ir_LC': -1}", "number >= 0"),
                      ("type_weights=[1]", "expected a mapping")):
         with pytest.raises(UserError, match=msg):

@@ -189,6 +189,8 @@ class SyntheticPairDataset(_PairDataset):
             draws as before).
         grey_vi_except: VI degradation types (of ``VI_TYPES``) whose samples keep their colour even when drawn grey
             (ours), e.g. ``("LL",)``: a dark grey image is then always a real night scene, not a darkened day one.
+        grey_vi_min_luma: only scenes whose VI mean luma (0-1) reaches this are drawn grey (ours), e.g. 0.2 (the
+            low-light threshold): real night scenes then stay colour. 0 = every scene.
     """
 
     def __init__(self, roots: Sequence[str | Path] | None = None, crop: int | None = 128,
@@ -199,7 +201,7 @@ class SyntheticPairDataset(_PairDataset):
                  max_side: int | None = None, cache_mb: float = 2048.0, preload: bool = False,
                  root_repeat: Mapping[str, int] | None = None,
                  type_weights: Mapping[str, float] | None = None, grey_vi: float = 0.0,
-                 grey_vi_except: Sequence[str] = ()) -> None:
+                 grey_vi_except: Sequence[str] = (), grey_vi_min_luma: float = 0.0) -> None:
         self.pairs: list[Pair] = scan_pairs(None if roots is None else list(roots))
         super().__init__(len(self.pairs), crop, contrastive, seed, deterministic, max_items, dihedral, negatives,
                          max_side, cache_mb)
@@ -222,6 +224,7 @@ class SyntheticPairDataset(_PairDataset):
         if isinstance(grey_vi_except, str) or set(grey_vi_except) - set(VI_TYPES):
             raise ValueError(f"grey_vi_except: expected VI types among {VI_TYPES}, got {grey_vi_except!r}")
         self.grey_vi_except = tuple(grey_vi_except)
+        self.grey_vi_min_luma = float(grey_vi_min_luma)
         self.ll_min_luma = float(ll_min_luma)
         self._luma: dict[int, float] = {}
         if preload:
@@ -309,7 +312,7 @@ class SyntheticPairDataset(_PairDataset):
         gt_ir, gt_vi = crop(ir, box, self.crop), crop(vi, box, self.crop)
         grey = self.grey_vi > 0 and rng.random() < self.grey_vi  # no draw at 0: earlier runs' samples unchanged
         vi_type, ir_type = self._condition(j, rng)
-        if grey and vi_type not in self.grey_vi_except:
+        if grey and vi_type not in self.grey_vi_except and self._luma[j] >= self.grey_vi_min_luma:
             gt_vi = np.repeat(cv2.cvtColor(gt_vi, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
         lq_vi = self._degrade("vi", vi_type, gt_vi, rng, frame, box)
         lq_ir = self._degrade("ir", ir_type, gt_ir, rng, frame, box)

@@ -32,6 +32,7 @@ class TrainConfig:
     # surveillance/NIR cameras give grey VI; the training sets are colour); 0 = never
     grey_vi: float = 0.0
     grey_vi_except: list[str] | None = None  # ours: VI types whose samples stay colour when drawn grey, e.g. [LL]
+    grey_vi_min_luma: float = 0.0  # ours: only scenes whose VI mean luma (0-1) reaches this are drawn grey
     proportions: dict[str, float] = field(default_factory=lambda: {"clean": 0.1, "vi": 0.35, "ir": 0.25, "both": 0.3})
     batch_size: int = 4  # per process
     workers: int = 2
@@ -141,6 +142,9 @@ class TrainConfig:
         gv = data.get("grey_vi", 0.0)
         if isinstance(gv, bool) or not isinstance(gv, (int, float)) or not 0.0 <= gv <= 1.0:
             raise UserError(f"grey_vi: expected a probability in [0, 1], got {gv!r}")
+        gl = data.get("grey_vi_min_luma", 0.0)
+        if isinstance(gl, bool) or not isinstance(gl, (int, float)) or not 0.0 <= gl <= 1.0:
+            raise UserError(f"grey_vi_min_luma: expected a mean luma in [0, 1], got {gl!r}")
         ge = data.get("grey_vi_except")
         if ge is not None:
             from ..degradations import VI_TYPES

@@ -351,7 +351,8 @@ class Trainer:
         train = SyntheticPairDataset(train_roots, crop=cfg.crop, proportions=cfg.proportions, contrastive=contrastive,
                                      seed=cfg.seed, max_side=cfg.max_side, negatives=cfg.negatives,
                                      root_repeat=cfg.root_repeat, type_weights=cfg.type_weights,
-                                     grey_vi=cfg.grey_vi, grey_vi_except=tuple(cfg.grey_vi_except or ()))
+                                     grey_vi=cfg.grey_vi, grey_vi_except=tuple(cfg.grey_vi_except or ()),
+                                     grey_vi_min_luma=cfg.grey_vi_min_luma)
         val = None
         if val_roots:
             val = SyntheticPairDataset(val_roots, crop=cfg.val_crop, contrastive=False, seed=cfg.seed + 1,
