@@ -13,6 +13,7 @@ the grey rows. Means over pairs; higher is better for all three.
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 import sys
 import time
@@ -23,31 +24,32 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from qabf_terms import SETS, source_image  # noqa: E402  (the test sets and their file lookup)
+from qabf_terms import SETS  # noqa: E402  (the test sets)
 
-from dspfusion.io import read_image, write_text_atomic  # noqa: E402
+from dspfusion.benchmark.config import DatasetSpec  # noqa: E402
+from dspfusion.benchmark.inputs import Pair, list_pairs, load_clean  # noqa: E402
+from dspfusion.io import write_text_atomic  # noqa: E402
 
 METRICS = ("Qabf", "VIF", "MI")
 TNO25_LIST = SETS["TNO25"].parent / "lists" / "tno25.txt"
 
 
+@functools.lru_cache(maxsize=None)
+def pairs_of(ds: str) -> dict[str, Pair]:
+    """The test set's pairs by stem, in the benchmark harness's order (TNO25: its list's order), listed once."""
+    spec = DatasetSpec(ds, SETS[ds], TNO25_LIST if ds == "TNO25" else None)
+    return {p.stem: p for p in list_pairs(spec)[0]}
+
+
 def stems_of(ds: str, pairs: int) -> list[str]:
     """The first ``pairs`` stems of a test set (TNO25: in its list's order, as the benchmark configs)."""
-    if ds == "TNO25":
-        from dspfusion.benchmark.inputs import read_list
-
-        stems = read_list(TNO25_LIST)
-    else:
-        stems = sorted(p.stem for p in (SETS[ds] / "ir").iterdir())
-    return stems[:pairs]
+    return list(pairs_of(ds))[:pairs]
 
 
 def load(ds: str, stem: str, grey: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(IR uint8 HxW, VI uint8 HxWx3 or HxW); ``grey`` → the VI's luma (BT.601, as the inference wrapper)."""
-    ir = read_image(source_image(SETS[ds] / "ir", stem))
-    vi = read_image(source_image(SETS[ds] / "vi", stem))
-    if ir.ndim == 3:
-        ir = cv2.cvtColor(ir, cv2.COLOR_RGB2GRAY)
+    """(IR uint8 HxW, VI uint8 HxWx3 or HxW), read as the benchmark harness reads clean pairs; ``grey`` → the VI's
+    luma (BT.601, as the inference wrapper)."""
+    ir, vi = load_clean(pairs_of(ds)[stem])
     if grey and vi.ndim == 3:
         vi = cv2.cvtColor(vi, cv2.COLOR_RGB2GRAY)
     return ir, vi

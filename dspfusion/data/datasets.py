@@ -157,6 +157,19 @@ def check_type_weights(weights: Mapping[str, float] | None) -> dict[str, float] 
     return out
 
 
+def check_grey_vi(grey_vi: float, grey_vi_except: Sequence[str] = (), grey_vi_min_luma: float = 0.0
+                  ) -> tuple[float, tuple[str, ...], float]:
+    """Validate the grey-VI options (see :class:`SyntheticPairDataset`); returns them normalised."""
+    for name, value, what in (("grey_vi", grey_vi, "a probability"), ("grey_vi_min_luma", grey_vi_min_luma,
+                                                                        "a mean luma")):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name}: expected {what} in [0, 1], got {value!r}")
+    if not isinstance(grey_vi_except, (list, tuple)) or set(grey_vi_except) - set(VI_TYPES):
+        raise ValueError(f"grey_vi_except: expected a list of VI types among {', '.join(VI_TYPES)}, "
+                         f"got {grey_vi_except!r}")
+    return float(grey_vi), tuple(grey_vi_except), float(grey_vi_min_luma)
+
+
 class SyntheticPairDataset(_PairDataset):
     """Clean IR/VI pairs degraded on the fly.
 
@@ -218,13 +231,8 @@ class SyntheticPairDataset(_PairDataset):
                 raise ValueError(f"{name} must be a non-empty subset of {valid}, got {list(given)}")
         self.vi_types, self.ir_types = tuple(vi_types), tuple(ir_types)
         self.type_weights = check_type_weights(type_weights)
-        if isinstance(grey_vi, bool) or not isinstance(grey_vi, (int, float)) or not 0.0 <= grey_vi <= 1.0:
-            raise ValueError(f"grey_vi: expected a probability in [0, 1], got {grey_vi!r}")
-        self.grey_vi = float(grey_vi)
-        if isinstance(grey_vi_except, str) or set(grey_vi_except) - set(VI_TYPES):
-            raise ValueError(f"grey_vi_except: expected VI types among {VI_TYPES}, got {grey_vi_except!r}")
-        self.grey_vi_except = tuple(grey_vi_except)
-        self.grey_vi_min_luma = float(grey_vi_min_luma)
+        self.grey_vi, self.grey_vi_except, self.grey_vi_min_luma = check_grey_vi(grey_vi, grey_vi_except,
+                                                                                 grey_vi_min_luma)
         self.ll_min_luma = float(ll_min_luma)
         self._luma: dict[int, float] = {}
         if preload:

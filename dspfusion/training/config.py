@@ -139,25 +139,13 @@ class TrainConfig:
             or not all(isinstance(k, str) and type(v) is int and v >= 1 for k, v in repeat.items())
         ):
             raise UserError(f"root_repeat: expected a mapping of folder name: integer >= 1, got {repeat!r}")
-        gv = data.get("grey_vi", 0.0)
-        if isinstance(gv, bool) or not isinstance(gv, (int, float)) or not 0.0 <= gv <= 1.0:
-            raise UserError(f"grey_vi: expected a probability in [0, 1], got {gv!r}")
-        gl = data.get("grey_vi_min_luma", 0.0)
-        if isinstance(gl, bool) or not isinstance(gl, (int, float)) or not 0.0 <= gl <= 1.0:
-            raise UserError(f"grey_vi_min_luma: expected a mean luma in [0, 1], got {gl!r}")
-        ge = data.get("grey_vi_except")
-        if ge is not None:
-            from ..degradations import VI_TYPES
+        from ..data.datasets import check_grey_vi, check_type_weights  # the dataset's own checks, read at load time
 
-            if not isinstance(ge, (list, tuple)) or set(ge) - set(VI_TYPES):
-                raise UserError(f"grey_vi_except: expected a list of VI types among {', '.join(VI_TYPES)}, got {ge!r}")
-        if data.get("type_weights") is not None:
-            from ..data.datasets import check_type_weights
-
-            try:
-                check_type_weights(data["type_weights"])
-            except ValueError as exc:
-                raise UserError(str(exc)) from None
+        try:
+            check_type_weights(data.get("type_weights"))
+            check_grey_vi(data.get("grey_vi", 0.0), data.get("grey_vi_except") or (), data.get("grey_vi_min_luma", 0.0))
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:

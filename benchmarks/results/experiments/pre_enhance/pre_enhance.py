@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import dspfusion
 from dspfusion.baselines import enhancement as E
-from dspfusion.baselines import _enhancer
+from dspfusion.baselines import ENHANCERS
 from dspfusion.degradations import parse_condition
 
 root = Path("runs/bench_quick/inputs")
@@ -38,7 +38,7 @@ for ds in sorted(root.iterdir()):
                 if v == "deblur":
                     vi2, ir2 = E.deblur(vi), ir
                 elif v == "oracle":
-                    ev, ei = _enhancer("vi", None if vi_t == "clean" else vi_t), _enhancer("ir", None if ir_t == "clean" else ir_t)
+                    ev, ei = ENHANCERS.get(("vi", vi_t)), ENHANCERS.get(("ir", ir_t))  # None for "clean"
                     vi2 = ev(vi) if ev else vi
                     ir2 = ei(ir) if ei else ir
                 f = fuser.fuse(ir2, vi2)
