@@ -597,3 +597,28 @@ def test_grey_vi_reports_colour_and_grey_rows(tmp_path):
     assert all(0 <= float(r[4]) <= 1 for r in rows)
     with pytest.raises(SystemExit, match="NAME=CHECKPOINT"):
         mod.main(["--model", "tiny-official", "--pairs", "1"])
+
+
+def test_day_night_splits_msrs_frames_and_gaps_to_the_best_baseline(tmp_path):
+    """benchmarks/day_night.py: MSRS frames ending in D / N are averaged apart per method and condition; the gap row
+    is the candidate minus the best "+enh" method of that period; sets without D/N names are left out."""
+    mod = _benchmark_script("day_night")
+    rows = ["dataset,condition,method,image,VIF,Qabf,MI,NIQE,seconds"]
+    vals = {("ours", "1D"): 0.6, ("ours", "2D"): 0.4, ("ours", "3N"): 0.3,
+            ("a+enh", "1D"): 0.4, ("a+enh", "2D"): 0.4, ("a+enh", "3N"): 0.5,
+            ("b+enh", "1D"): 0.45, ("b+enh", "2D"): 0.45, ("b+enh", "3N"): 0.2}
+    for (m, img), v in vals.items():
+        rows.append(f"MSRS91,vi_Blur,{m},{img},0,{v},0,0,0")
+        rows.append(f"RoadScene50,vi_Blur,{m},FLIR_{img[0]},0,{v},0,0,0")
+    path = tmp_path / "per_image.csv"
+    path.write_text("\n".join(rows) + "\n")
+    text = mod.report(mod.load(path, "Qabf"), "ours", [], "+enh", "Qabf")
+    assert "MSRS91 · Qabf by day and night (2 day, 1 night frames)" in text
+    assert "RoadScene50" not in text
+    assert "| ours | day | 0.500 | 0.500 |" in text
+    assert "| ours − best `*+enh` | day | +0.050 | +0.050 |" in text
+    assert "| ours − best `*+enh` | night | -0.200 | -0.200 |" in text
+    with pytest.raises(SystemExit, match="no method 'missing'"):
+        mod.report(mod.load(path, "Qabf"), "missing", [], "+enh", "Qabf")
+    with pytest.raises(SystemExit, match="no column"):
+        mod.load(path, "SSIM")

@@ -233,6 +233,29 @@ def test_undershoot_term_counts_only_edges_weaker_than_the_target():
     assert fusion_loss(weak, ir, flat, both)[1]["pyr"] > 0.02
 
 
+def test_signed_undershoot_charges_detail_of_the_wrong_sign():
+    """``undershoot_signed`` (ours) measures the shortfall along the target's sign: zero for the target and a
+    stronger copy, positive for a weaker one (as ``undershoot``), and, unlike ``undershoot``, positive for detail of
+    the same strength but the opposite sign, which costs more than no detail at all."""
+    from dspfusion.training.losses import FusionLossWeights
+
+    torch.manual_seed(0)
+    tex = torch.rand(1, 1, 32, 32) - 0.5
+    ir = (0.5 + 0.4 * tex).expand(-1, 3, -1, -1)
+    weak, strong, flipped = ((0.5 + k * 0.4 * tex).expand(-1, 3, -1, -1) for k in (0.5, 1.5, -1.0))
+    flat = torch.full((1, 3, 32, 32), 0.5)
+    w = FusionLossWeights(undershoot_signed=1.0)
+    assert "under_sgn" not in fusion_loss(ir, ir, flat)[1]
+    assert fusion_loss(ir, ir, flat, w)[1]["under_sgn"] == pytest.approx(0.0, abs=1e-6)
+    assert fusion_loss(strong, ir, flat, w)[1]["under_sgn"] == pytest.approx(0.0, abs=1e-6)
+    assert fusion_loss(weak, ir, flat, w)[1]["under_sgn"] > 0.02
+    l_flat = fusion_loss(flat, ir, flat, w)[1]["under_sgn"]
+    l_flip = fusion_loss(flipped, ir, flat, w)[1]["under_sgn"]
+    assert l_flip > 1.5 * l_flat > 0
+    magnitude = FusionLossWeights(undershoot=1.0)
+    assert fusion_loss(flipped, ir, flat, magnitude)[1]["under"] < 0.1 * l_flip
+
+
 def test_undershoot_degraded_counts_only_samples_with_a_degraded_input():
     """``undershoot_degraded`` (ours) is the one-sided term on the samples whose IR or VI label is not "clean" (0):
     zero for a batch of clean samples, the batch-mean share of the full term otherwise, and the full term when the
@@ -543,6 +566,43 @@ def test_continue_adds_detail_blocks_ir_mix_band_mix_and_tone_curve(data, tmp_pa
     assert model.config == deep and model.fusion.detail.blocks[0].conv2.weight.abs().sum() > 0
     assert model.fusion.mix.weight.abs().sum() > 0 and model.fusion.band.weight.abs().sum() > 0
     assert model.fusion.curve_ir[-1].weight.abs().sum() > 0 and model.fusion.curve_vi[-1].weight.abs().sum() > 0
+
+
+def test_continue_adds_restormer_blocks_as_the_identity(data, tmp_path):
+    """init_from weights with fewer Restormer blocks per level (``num_blocks``, ``num_refinement_blocks``) than
+    the model's: the init's blocks are copied, the new ones are appended with zero output projections, so the grown
+    model fuses exactly as the init did; the run trains them. Fewer blocks than the init's are refused."""
+    from dataclasses import replace
+
+    from dspfusion.config import get_preset
+
+    base = get_preset("tiny-official")
+    nb = base.fusion.num_blocks
+    deep = base.replace(fusion=replace(base.fusion, num_blocks=(nb[0], nb[1] + 1, nb[2], nb[3] + 1),
+                                       num_refinement_blocks=base.fusion.num_refinement_blocks + 1))
+    t, init = _grown_trainer(data, tmp_path / "blocks", base, deep, seed=7, init_step=2, stage1_iters=2, stage2_iters=0)
+    assert t.model.config == deep
+    for k, v in init.state_dict().items():
+        assert torch.equal(t.model.state_dict()[k], v), k
+    new = [t.model.fusion.encoders[1].blocks[nb[1]], t.model.fusion.encoders[3].blocks[nb[3]],
+           t.model.fusion.decoder2.blocks[nb[1]], t.model.fusion.refinement.blocks[-1]]
+    for block in new:
+        assert block.attn.project_out.weight.abs().sum() == 0 and block.ffn.project_out.weight.abs().sum() == 0
+        assert block.ffn.project_in.weight.abs().sum() > 0  # only the outputs are zero
+    torch.manual_seed(0)
+    ir, vi = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    noise = init.initial_noise(1, seed=0)
+    with torch.no_grad():
+        a = init.eval()(ir, vi, noise=noise)
+        b = t.model.eval()(ir, vi, noise=noise)
+    assert torch.allclose(a, b, atol=1e-6)
+    model, _ = load_model(t.run())
+    assert model.config == deep
+    assert model.fusion.encoders[3].blocks[nb[3]].ffn.project_out.weight.abs().sum() > 0
+    back = tiny_cfg(data, tmp_path / "back", model=base.to_dict(),
+                    init_from=str(tmp_path / "blocks" / "run" / "model.safetensors"))
+    with pytest.raises(ValueError, match="differs"):
+        Trainer(back, resume=False, progress=False)
 
 
 def _run_until(trainer: Trainer, steps: int) -> None:

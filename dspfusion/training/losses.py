@@ -28,6 +28,12 @@ Y = 0.299R + 0.587G + 0.114B:
   whose IR or VI input was degraded (the batch's degradation labels); on clean TNO25, where the fused edges already
   overshoot, ``undershoot`` cost Qabf. It did not remove that cost (``lite25``, docs/TRAINING.md): nearly every
   training sample has a degraded input, so the mask changes little.
+* L_under± = 0 (ours, off by default; ``undershoot_signed``): Σ_k mean(relu(|T_k| − sign(T_k) · L_k Y_F)), the
+  one-sided term measured along the target's sign. L_under compares magnitudes only, so detail of any phase
+  satisfies it: where the clean target holds fine grain the degraded input has lost (sensor noise of MSRS night
+  frames under VI blur), the network can pay it with invented texture. This variant charges a fused band of the
+  wrong sign as more than a flat one (|T| + |L F| instead of |T|) and, like L_under, nothing for a stronger band of
+  the right sign.
 * L_base  = 0 (ours, off by default): L1(B Y_F, ½ (B Y_IR + B Y_VI)), B the low-pass residual of the same 4-level
   pyramid (1/8 resolution): the base of Laplacian-pyramid fusion, which averages the sources' low-pass residuals.
   L_int's target takes the brighter source at every pixel, so where a bright IR object covers dark visible detail
@@ -123,6 +129,13 @@ def _undershoot_term(
     return loss
 
 
+def _signed_undershoot_term(p_f: list[torch.Tensor], targets: list[torch.Tensor]) -> torch.Tensor:
+    """Σ over the detail bands of mean(relu(|T_k| − sign(T_k) · L_k F)): the fused band's shortfall along the
+    target's sign (a band of the wrong sign counts in full, a stronger one of the right sign not at all)."""
+    return sum(((t.abs() - torch.sign(t) * b_f).clamp_min(0).mean() for b_f, t in zip(p_f, targets)),
+               p_f[0].new_zeros(()))
+
+
 def _base_term(p_f: list[torch.Tensor], p_ir: list[torch.Tensor], p_vi: list[torch.Tensor]) -> torch.Tensor:
     return F.l1_loss(p_f[-1], 0.5 * (p_ir[-1] + p_vi[-1]))
 
@@ -151,6 +164,7 @@ class FusionLossWeights:
     pyramid_window: float = 1.0  # ours: odd window of the pyramid term's source choice; 1 = per pixel
     undershoot: float = 0.0  # ours; 0 = off: the pyramid detail bands' one-sided term (fused edges weaker than target)
     undershoot_degraded: float = 0.0  # ours; 0 = off: the same term on the samples with a degraded input only
+    undershoot_signed: float = 0.0  # ours; 0 = off: the one-sided term along the target's sign (phase-aware)
 
 
 def fusion_loss(
@@ -188,9 +202,9 @@ def fusion_loss(
     if w.grad_vector:
         ir_edge = (s_ir * s_ir).sum(2, keepdim=True) > (s_vi * s_vi).sum(2, keepdim=True)  # [B,1,1,H,W]
         terms["gvec"] = w.grad_vector * 2 * F.l1_loss(s_f, torch.where(ir_edge, s_ir, s_vi))
-    if w.pyramid or w.base or w.undershoot or w.undershoot_degraded:
+    if w.pyramid or w.base or w.undershoot or w.undershoot_degraded or w.undershoot_signed:
         pyramids = _pyramids(y_f, y_ir, y_vi)  # built once for all pyramid terms
-        if w.pyramid or w.undershoot or w.undershoot_degraded:
+        if w.pyramid or w.undershoot or w.undershoot_degraded or w.undershoot_signed:
             targets = _detail_targets(pyramids[1], pyramids[2], int(w.pyramid_window))
             if w.pyramid:
                 terms["pyr"] = w.pyramid * _detail_term(pyramids[0], targets)
@@ -198,6 +212,8 @@ def fusion_loss(
                 terms["under"] = w.undershoot * _undershoot_term(pyramids[0], targets)
             if w.undershoot_degraded:
                 terms["under_deg"] = w.undershoot_degraded * _undershoot_term(pyramids[0], targets, degraded)
+            if w.undershoot_signed:
+                terms["under_sgn"] = w.undershoot_signed * _signed_undershoot_term(pyramids[0], targets)
         if w.base:
             terms["base"] = w.base * _base_term(*pyramids)
     total = sum(terms.values())

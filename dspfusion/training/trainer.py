@@ -239,14 +239,47 @@ _GROWN_PREFIXES = (
 )
 
 
+def _grown_blocks(init_f, model_f) -> list[str]:
+    """State-dict prefixes of the fusion network's Restormer blocks that ``model_f`` has beyond ``init_f``'s
+    (``num_blocks`` per level, ``num_refinement_blocks``), e.g. ``fusion.encoders.1.blocks.1.``; empty when the
+    model has no more blocks anywhere. Encoder level i and the decoder at level i both have ``num_blocks[i]``
+    blocks (decoder1 ``num_blocks[0]``)."""
+    levels = [(f"fusion.encoders.{i}.", i) for i in range(4)] + [(f"fusion.decoder{i}.", i - 1) for i in (3, 2, 1)]
+    out = []
+    for prefix, i in levels:
+        out += [f"{prefix}blocks.{k}." for k in range(init_f.num_blocks[i], model_f.num_blocks[i])]
+    out += [f"fusion.refinement.blocks.{k}." for k in range(init_f.num_refinement_blocks, model_f.num_refinement_blocks)]
+    return out
+
+
+def _zero_block_outputs(model: nn.Module, prefixes: list[str]) -> None:
+    """Zero the output projections of the attention and feed-forward parts of the blocks named by ``prefixes``, so
+    each block (x + MDTA(LN x), then x + GDFN(LN x)) starts as the identity and the grown model computes what the
+    init computed."""
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for prefix in prefixes:
+            for part in ("attn", "ffn"):
+                for name in ("weight", "bias"):
+                    p = params.get(f"{prefix}{part}.project_out.{name}")
+                    if p is not None:
+                        p.zero_()
+
+
 def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig) -> DSPFusionConfig | None:
     """The config to build when training ``model_cfg`` from weights of ``init_cfg``, or None if they do not fit.
 
-    Two kinds of difference are allowed: the init's probe layout (refit post hoc: probe_hidden/probe_tile) is
-    kept, and a detail head, detail-head blocks, the IR mixing weight, the band mixing weights, the tone curves, the
+    Three kinds of difference are allowed: the init's probe layout (refit post hoc: probe_hidden/probe_tile) is
+    kept; a detail head, detail-head blocks, the IR mixing weight, the band mixing weights, the tone curves, the
     destriping gate or the VI sharpening gains the init lacks are added (they start as zero output / identity, so
-    the init's behaviour is unchanged)."""
+    the init's behaviour is unchanged); and the fusion network may have more Restormer blocks per level
+    (``num_blocks``, ``num_refinement_blocks``; appended after the init's, starting as the identity:
+    :func:`_grown_blocks`)."""
     init_f, model_f = init_cfg.fusion, model_cfg.fusion
+    if all(a <= b for a, b in zip(init_f.num_blocks, model_f.num_blocks)) and (
+        init_f.num_refinement_blocks <= model_f.num_refinement_blocks
+    ):
+        init_f = dc_replace(init_f, num_blocks=model_f.num_blocks, num_refinement_blocks=model_f.num_refinement_blocks)
     if init_f.detail_channels == 0 and model_f.detail_channels > 0:
         init_f = dc_replace(init_f, detail_channels=model_f.detail_channels)
     if init_f.detail_channels == model_f.detail_channels and init_f.detail_blocks < model_f.detail_blocks:
@@ -305,14 +338,17 @@ class Trainer:
             fitted = _config_from_init(init.config, model_cfg)
             if fitted is None:
                 raise ValueError(f"init_from {cfg.init_from}: its configuration differs from the training model's")
+            grown_blocks = _grown_blocks(init.config.fusion, fitted.fusion)
             model_cfg = fitted
         self.model = build_model(model_cfg).to(self.d.device)
         if state is not None:
             self._load(ckpt, state)
         elif init is not None:
             missing, unexpected = self.model.load_state_dict(init.state_dict(), strict=False)
-            if unexpected or any(not k.startswith(_GROWN_PREFIXES) for k in missing):
+            grown = _GROWN_PREFIXES + tuple(grown_blocks)
+            if unexpected or any(not k.startswith(grown) for k in missing):
                 raise ValueError(f"init_from {cfg.init_from}: missing {missing}, unexpected {unexpected}")
+            _zero_block_outputs(self.model, grown_blocks)
             if missing and self.d.main:
                 print(f"init_from: {len(missing)} new tensors (grown parts start as zero output): {sorted(missing)}")
             self.init_step = int(info.get("step") or 0)
