@@ -1,0 +1,42 @@
+"""Experiment (2026-12-05, sixteenth session): test-time flip averaging with the shipped model.
+
+Writes fused images for every degraded input of a quick benchmark run (runs/bench_quick/inputs, the first 10 pairs of
+MSRS91 and RoadScene50 under the 12 conditions): the mean of the model's output for the pair and for the pair
+mirrored left-right (mirrored back), two passes of the network. Averaging the two keeps what the network derives
+from the inputs and halves, in power, detail whose phase it invents (the night-frame grain under VI blur, docs/TRAINING.md,
+"Phase-aware undershoot and more blocks"). Read back by tta_quick.yaml's folder method.
+
+    python benchmarks/results/experiments/tta/tta.py          # about 6 min on 2 cores
+    dspfusion benchmark benchmarks/results/experiments/tta/tta_quick.yaml --no-speed
+    python benchmarks/compare_methods.py runs/bench_quick/summary.csv --candidate lite27+flip \
+        --against lite27 Laplacian+enh GFF+enh max+enh --metric Qabf VIF MI NIQE \
+        --out benchmarks/results/experiments/tta/tta_quick.md
+"""
+from pathlib import Path
+
+import cv2
+import torch
+
+import dspfusion
+from dspfusion.inference import prepare_pair, to_uint8
+
+root = Path("runs/bench_quick/inputs")
+out = Path("runs/exp_tta/flip")
+fuser = dspfusion.load("dspfusion/weights/dspfusion-lite.safetensors")
+for ds in sorted(root.iterdir()):
+    for cond in sorted(ds.iterdir()):
+        for p in sorted((cond / "vi").glob("*.png")):
+            vi = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+            if vi.ndim == 3:
+                vi = cv2.cvtColor(vi, cv2.COLOR_BGR2RGB)
+            ir = cv2.imread(str(cond / "ir" / p.name), cv2.IMREAD_GRAYSCALE)
+            inp = prepare_pair(ir, vi)
+            a = fuser.fuse_tensors(inp.ir, inp.vi)
+            b = fuser.fuse_tensors(torch.flip(inp.ir, [-1]), torch.flip(inp.vi, [-1])).flip(-1)
+            f = to_uint8((a + b) / 2, colour=inp.vi_is_colour)
+            d = out / ds.name / cond.name
+            d.mkdir(parents=True, exist_ok=True)
+            if f.ndim == 3:
+                f = cv2.cvtColor(f, cv2.COLOR_RGB2BGR)
+            cv2.imwrite(str(d / p.name), f)
+        print(ds.name, cond.name, flush=True)
