@@ -41,7 +41,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..checkpoint import save_model
-from ..config import DSPFusionConfig, get_preset
+from ..config import DSPFusionConfig, FusionNetConfig, get_preset
 from ..models import DSPFusion, build_model
 from ..official import safe_torch_load
 from ..version import __version__
@@ -239,7 +239,7 @@ _GROWN_PREFIXES = (
 )
 
 
-def _grown_blocks(init_f, model_f) -> list[str]:
+def _grown_blocks(init_f: FusionNetConfig, model_f: FusionNetConfig) -> list[str]:
     """State-dict prefixes of the fusion network's Restormer blocks that ``model_f`` has beyond ``init_f``'s
     (``num_blocks`` per level, ``num_refinement_blocks``), e.g. ``fusion.encoders.1.blocks.1.``; empty when the
     model has no more blocks anywhere. Encoder level i and the decoder at level i both have ``num_blocks[i]``
@@ -350,7 +350,7 @@ class Trainer:
                 raise ValueError(f"init_from {cfg.init_from}: missing {missing}, unexpected {unexpected}")
             _zero_block_outputs(self.model, grown_blocks)
             if missing and self.d.main:
-                print(f"init_from: {len(missing)} new tensors (grown parts start as zero output): {sorted(missing)}")
+                print(f"init_from: {len(missing)} new tensors (grown parts start as zero output or the identity): {sorted(missing)}")
             self.init_step = int(info.get("step") or 0)
             if self.d.main:
                 print(f"initialised from {cfg.init_from} (step {info['step']})")

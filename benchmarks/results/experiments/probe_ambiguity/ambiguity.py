@@ -69,7 +69,7 @@ def main() -> int:
                      f"{(p >= 40).mean():.1%} | {(mild >= 35).mean():.1%} of {len(mild)} |")
     lines.append("")
     for m in fp.MODALITIES:
-        n_clean = sum(1 for s in sources for k in ("clean",))
+        n_clean = len(sources)  # one clean sample per pair and modality
         lines.append(f"* {m.upper()}: {near[m]} of {total[m]} degraded samples ({near[m] / total[m]:.1%}) are at or above "
                      f"35 dB; with the {n_clean} clean samples, {near[m] / (total[m] + n_clean):.1%} of all {m.upper()} "
                      "held-out samples.")
