@@ -246,31 +246,40 @@ def build_train_features(model: DSPFusion, sources: list[Source], per_class: int
     return fs
 
 
-def build_eval_features(model: DSPFusion, sources: list[Source], seed: int,
-                        tiles: dict[str, int]) -> tuple[dict[str, FeatureSet], dict[str, int]]:
-    """Every held-out pair × every class of each modality (LL only where the luma rule allows it).
-
-    ``tiles`` names feature variants (label → probe_tile); each gets a FeatureSet of the same degraded images.
-    """
-    sets = {label: FeatureSet() for label in tiles}
-    skipped_ll: dict[str, int] = {}
-    t0 = time.time()
+def eval_samples(sources: list[Source], seed: int, skipped_ll: dict[str, int] | None = None):
+    """The held-out samples: every pair × every class of each modality (LL only where the luma rule allows it),
+    degraded by one generator per pair seeded ``[seed, pair index]``. Yields ``(i, src, modality, y, kind, degraded,
+    params)`` in a fixed order; ``skipped_ll`` (if given) counts the pairs skipped for LL per data set."""
     for i, src in enumerate(sources):
         rng = np.random.default_rng([seed, i])
         for modality in MODALITIES:
             img = src.vi if modality == "vi" else src.ir
             for y, kind in enumerate(CLASSES[modality]):
                 if modality == "vi" and kind == "LL" and src.luma < LL_MIN_LUMA:
-                    skipped_ll[src.dataset] = skipped_ll.get(src.dataset, 0) + 1
+                    if skipped_ll is not None:
+                        skipped_ll[src.dataset] = skipped_ll.get(src.dataset, 0) + 1
                     continue
                 d, params = degrade(img, modality, kind, rng)
-                ir, vi = (src.ir, d) if modality == "vi" else (d, src.vi)
-                st = strength(modality, kind, params)
-                for label, tile in tiles.items():
-                    f = features(model, ir, vi, (modality,), tile=tile)[modality]
-                    sets[label].add(modality, f, y, src.dataset, src.name, st)
-        if (i + 1) % 50 == 0:
-            print(f"  held-out features {i + 1}/{len(sources)} pairs ({time.time() - t0:.0f} s)", flush=True)
+                yield i, src, modality, y, kind, d, params
+
+
+def build_eval_features(model: DSPFusion, sources: list[Source], seed: int,
+                        tiles: dict[str, int]) -> tuple[dict[str, FeatureSet], dict[str, int]]:
+    """The features of :func:`eval_samples`. ``tiles`` names feature variants (label → probe_tile); each gets a
+    FeatureSet of the same degraded images."""
+    sets = {label: FeatureSet() for label in tiles}
+    skipped_ll: dict[str, int] = {}
+    t0 = time.time()
+    done = -1
+    for i, src, modality, y, kind, d, params in eval_samples(sources, seed, skipped_ll):
+        if i != done and i % 50 == 0 and i:
+            print(f"  held-out features {i}/{len(sources)} pairs ({time.time() - t0:.0f} s)", flush=True)
+        done = i
+        ir, vi = (src.ir, d) if modality == "vi" else (d, src.vi)
+        st = strength(modality, kind, params)
+        for label, tile in tiles.items():
+            f = features(model, ir, vi, (modality,), tile=tile)[modality]
+            sets[label].add(modality, f, y, src.dataset, src.name, st)
     return sets, skipped_ll
 
 

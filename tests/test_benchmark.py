@@ -622,3 +622,27 @@ def test_day_night_splits_msrs_frames_and_gaps_to_the_best_baseline(tmp_path):
         mod.report(mod.load(path, "Qabf"), "missing", [], "+enh", "Qabf")
     with pytest.raises(SystemExit, match="no column"):
         mod.load(path, "SSIM")
+
+
+def test_written_inputs_reads_a_runs_degraded_pairs_back_in_order(tmp_path):
+    """dspfusion.benchmark.inputs.written_inputs: every <dataset>/<condition>/{ir,vi}/<stem>.png under the inputs
+    folder, sorted, read as the harness reads them (grey IR, RGB VI); manifests and params are skipped; a missing
+    folder is a UserError that says what writes it."""
+    from dspfusion.benchmark.inputs import written_inputs
+    from dspfusion.io import write_image
+
+    rng = np.random.default_rng(0)
+    made = {}
+    for ds, cond, stem in [("B", "vi_LL", "2"), ("A", "ir_SN", "9"), ("A", "ir_SN", "1"), ("A", "clean", "5")]:
+        ir = rng.integers(0, 256, (8, 12), dtype=np.uint8)
+        vi = rng.integers(0, 256, (8, 12, 3), dtype=np.uint8)
+        write_image(tmp_path / ds / cond / "ir" / f"{stem}.png", ir)
+        write_image(tmp_path / ds / cond / "vi" / f"{stem}.png", vi)
+        (tmp_path / ds / cond / "manifest.json").write_text("{}")
+        made[ds, cond, stem] = ir, vi
+    got = list(written_inputs(tmp_path))
+    assert [g[:3] for g in got] == [("A", "clean", "5"), ("A", "ir_SN", "1"), ("A", "ir_SN", "9"), ("B", "vi_LL", "2")]
+    for ds, cond, stem, ir, vi in got:
+        assert np.array_equal(ir, made[ds, cond, stem][0]) and np.array_equal(vi, made[ds, cond, stem][1])
+    with pytest.raises(UserError, match="run the benchmark config first"):
+        list(written_inputs(tmp_path / "missing"))

@@ -220,5 +220,22 @@ class InputCache:
         return Inputs(ir_d, vi_d, ir_c, vi_c, ir_p, vi_p, params)
 
 
+def written_inputs(root: Path):
+    """The degraded pairs a benchmark run wrote under ``root`` (its ``<output>/inputs``), read back as the methods
+    saw them: yields ``(dataset, condition, stem, ir, vi)`` per pair, data sets, conditions and stems in sorted
+    order (IR uint8 HxW, VI uint8 HxW or HxWx3 RGB). For experiments that feed those exact inputs to a variant of a
+    method and hand the results back to the harness as a ``folder`` method."""
+    from ..io import read_image
+
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"{root}: no benchmark inputs here; run the benchmark config first (it writes "
+                        "<output>/inputs/<dataset>/<condition>/{ir,vi}/<stem>.png)")
+    for ds in sorted(p for p in root.iterdir() if p.is_dir()):
+        for cond in sorted(p for p in ds.iterdir() if p.is_dir()):
+            for vi_p in sorted((cond / "vi").glob("*.png")):
+                yield ds.name, cond.name, vi_p.stem, read_image(cond / "ir" / vi_p.name), read_image(vi_p)
+
+
 __all__ = ["Pair", "Inputs", "InputCache", "list_pairs", "load_clean", "read_list", "condition_rng", "GENERATOR",
-           "generator_fingerprint", "cached_fingerprints"]
+           "generator_fingerprint", "cached_fingerprints", "written_inputs"]

@@ -16,35 +16,29 @@ MSRS91 and RoadScene50 under the 12 conditions) in two variants, read back by pr
 """
 import sys
 from pathlib import Path
-import cv2
-import dspfusion
-from dspfusion.baselines import enhancement as E
-from dspfusion.baselines import ENHANCERS
-from dspfusion.degradations import parse_condition
 
-root = Path("runs/bench_quick/inputs")
+import dspfusion
+from dspfusion.baselines import ENHANCERS
+from dspfusion.baselines import enhancement as E
+from dspfusion.benchmark.inputs import written_inputs
+from dspfusion.degradations import parse_condition
+from dspfusion.io import write_image
+
 out = Path("runs/exp_pre_enhance")
 fuser = dspfusion.load("dspfusion/weights/dspfusion-lite.safetensors")
 variants = sys.argv[1:] or ["deblur", "oracle"]
-for ds in sorted(root.iterdir()):
-    for cond in sorted(ds.iterdir()):
-        vi_t, ir_t = parse_condition(cond.name)
-        for p in sorted((cond / "vi").glob("*.png")):
-            vi = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
-            if vi.ndim == 3:
-                vi = cv2.cvtColor(vi, cv2.COLOR_BGR2RGB)
-            ir = cv2.imread(str(cond / "ir" / p.name), cv2.IMREAD_GRAYSCALE)
-            for v in variants:
-                if v == "deblur":
-                    vi2, ir2 = E.deblur(vi), ir
-                elif v == "oracle":
-                    ev, ei = ENHANCERS.get(("vi", vi_t)), ENHANCERS.get(("ir", ir_t))  # None for "clean"
-                    vi2 = ev(vi) if ev else vi
-                    ir2 = ei(ir) if ei else ir
-                f = fuser.fuse(ir2, vi2)
-                d = out / v / ds.name / cond.name
-                d.mkdir(parents=True, exist_ok=True)
-                if f.ndim == 3:
-                    f = cv2.cvtColor(f, cv2.COLOR_RGB2BGR)
-                cv2.imwrite(str(d / p.name), f)
-        print(ds.name, cond.name, flush=True)
+last = None
+for ds, cond, stem, ir, vi in written_inputs(Path("runs/bench_quick/inputs")):
+    if last and last != (ds, cond):
+        print(*last, flush=True)
+    last = (ds, cond)
+    vi_t, ir_t = parse_condition(cond)
+    for v in variants:
+        if v == "deblur":
+            vi2, ir2 = E.deblur(vi), ir
+        elif v == "oracle":
+            ev, ei = ENHANCERS.get(("vi", vi_t)), ENHANCERS.get(("ir", ir_t))  # None for "clean"
+            vi2 = ev(vi) if ev else vi
+            ir2 = ei(ir) if ei else ir
+        write_image(out / v / ds / cond / f"{stem}.png", fuser.fuse(ir2, vi2), overwrite=True)
+print(*last, flush=True)

@@ -16,26 +16,19 @@ output tiled that way at the tile sizes given (default 128 and 192, overlap 32);
 import sys
 from pathlib import Path
 
-import cv2
-
 import dspfusion
+from dspfusion.benchmark.inputs import written_inputs
+from dspfusion.io import write_image
 
-root = Path("runs/bench_quick/inputs")
 out = Path("runs/exp_tlc")
 tiles = [int(a) for a in sys.argv[1:]] or [128, 192]
 fuser = dspfusion.load("dspfusion/weights/dspfusion-lite.safetensors")
-for ds in sorted(root.iterdir()):
-    for cond in sorted(ds.iterdir()):
-        for p in sorted((cond / "vi").glob("*.png")):
-            vi = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
-            if vi.ndim == 3:
-                vi = cv2.cvtColor(vi, cv2.COLOR_BGR2RGB)
-            ir = cv2.imread(str(cond / "ir" / p.name), cv2.IMREAD_GRAYSCALE)
-            for t in tiles:
-                f = fuser.fuse(ir, vi, tile=t, tile_overlap=32, tile_passes=0)
-                d = out / f"t{t}" / ds.name / cond.name
-                d.mkdir(parents=True, exist_ok=True)
-                if f.ndim == 3:
-                    f = cv2.cvtColor(f, cv2.COLOR_RGB2BGR)
-                cv2.imwrite(str(d / p.name), f)
-        print(ds.name, cond.name, flush=True)
+last = None
+for ds, cond, stem, ir, vi in written_inputs(Path("runs/bench_quick/inputs")):
+    if last and last != (ds, cond):
+        print(*last, flush=True)
+    last = (ds, cond)
+    for t in tiles:
+        f = fuser.fuse(ir, vi, tile=t, tile_overlap=32, tile_passes=0)
+        write_image(out / f"t{t}" / ds / cond / f"{stem}.png", f, overwrite=True)
+print(*last, flush=True)

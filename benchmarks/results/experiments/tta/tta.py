@@ -14,29 +14,22 @@ from the inputs and halves, in power, detail whose phase it invents (the night-f
 """
 from pathlib import Path
 
-import cv2
 import torch
 
 import dspfusion
+from dspfusion.benchmark.inputs import written_inputs
 from dspfusion.inference import prepare_pair, to_uint8
+from dspfusion.io import write_image
 
-root = Path("runs/bench_quick/inputs")
 out = Path("runs/exp_tta/flip")
 fuser = dspfusion.load("dspfusion/weights/dspfusion-lite.safetensors")
-for ds in sorted(root.iterdir()):
-    for cond in sorted(ds.iterdir()):
-        for p in sorted((cond / "vi").glob("*.png")):
-            vi = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
-            if vi.ndim == 3:
-                vi = cv2.cvtColor(vi, cv2.COLOR_BGR2RGB)
-            ir = cv2.imread(str(cond / "ir" / p.name), cv2.IMREAD_GRAYSCALE)
-            inp = prepare_pair(ir, vi)
-            a = fuser.fuse_tensors(inp.ir, inp.vi)
-            b = fuser.fuse_tensors(torch.flip(inp.ir, [-1]), torch.flip(inp.vi, [-1])).flip(-1)
-            f = to_uint8((a + b) / 2, colour=inp.vi_is_colour)
-            d = out / ds.name / cond.name
-            d.mkdir(parents=True, exist_ok=True)
-            if f.ndim == 3:
-                f = cv2.cvtColor(f, cv2.COLOR_RGB2BGR)
-            cv2.imwrite(str(d / p.name), f)
-        print(ds.name, cond.name, flush=True)
+last = None
+for ds, cond, stem, ir, vi in written_inputs(Path("runs/bench_quick/inputs")):
+    if last and last != (ds, cond):
+        print(*last, flush=True)
+    last = (ds, cond)
+    inp = prepare_pair(ir, vi)
+    a = fuser.fuse_tensors(inp.ir, inp.vi)
+    b = fuser.fuse_tensors(torch.flip(inp.ir, [-1]), torch.flip(inp.vi, [-1])).flip(-1)
+    write_image(out / ds / cond / f"{stem}.png", to_uint8((a + b) / 2, colour=inp.vi_is_colour), overwrite=True)
+print(*last, flush=True)
