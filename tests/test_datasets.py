@@ -282,6 +282,19 @@ def test_root_repeat_draws_named_folders_more_often(pairs, tmp_path):
         SyntheticPairDataset([pairs], root_repeat={"set": 0})
 
 
+def test_exclude_leaves_named_pairs_out(pairs):
+    full = SyntheticPairDataset([pairs], crop=32, seed=0)
+    names = [full.pairs[j].name for j in full.index]
+    ds = SyntheticPairDataset([pairs], crop=32, seed=0, exclude={names[0], names[3]}, root_repeat={"set": 2})
+    kept = [ds.pairs[j].name for j in ds.index]
+    assert len(ds) == 2 * (len(names) - 2) and names[0] not in kept and names[3] not in kept
+    assert set(kept) == set(names) - {names[0], names[3]}
+    with pytest.raises(ValueError, match="not among these folders"):
+        SyntheticPairDataset([pairs], exclude={"set/nope"})
+    with pytest.raises(ValueError, match="no pairs"):
+        SyntheticPairDataset([pairs], exclude=set(names))
+
+
 def test_bad_arguments(pairs, tmp_path):
     with pytest.raises(ValueError, match="contrastive"):
         SyntheticPairDataset([pairs], crop=None)

@@ -90,6 +90,23 @@ def test_root_repeat_option_reaches_the_dataset(data, tmp_path):
             TrainConfig.load(None, [bad])
 
 
+def test_validation_pairs_of_a_trained_folder_are_held_out(data, tmp_path):
+    from dspfusion.errors import UserError
+
+    cfg = tiny_cfg(data, tmp_path / "run3", val_roots=[str(data)], val_items=2)
+    trainer = Trainer(cfg, resume=False, progress=False)
+    trainer.stage = 1
+    train, val = trainer._datasets()
+    val_names = {val.pairs[j].name for j in val.index}
+    assert len(val_names) == 2 and len(train) == 6 - 2
+    assert not val_names & {train.pairs[j].name for j in train.index}
+    both = Trainer(cfg.replace(hold_out_val=False), resume=False, progress=False)
+    both.stage = 1
+    assert len(both._datasets()[0]) == 6  # lite39/lite40's behaviour: trained on the validation pairs too
+    with pytest.raises(UserError, match="hold_out_val"):
+        TrainConfig.load(None, ["hold_out_val=1"])
+
+
 def test_type_weights_and_grey_vi_reach_the_dataset(data, tmp_path):
     from dspfusion.errors import UserError
 

@@ -21,7 +21,7 @@ at least ``ll_min_luma`` (darkening a night scene would leave a near-black input
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import cv2
@@ -204,6 +204,8 @@ class SyntheticPairDataset(_PairDataset):
             (ours), e.g. ``("LL",)``: a dark grey image is then always a real night scene, not a darkened day one.
         grey_vi_min_luma: only scenes whose VI mean luma (0-1) reaches this are drawn grey (ours), e.g. 0.2 (the
             low-light threshold): real night scenes then stay colour. 0 = every scene.
+        exclude: pair names (``"<folder>/<stem>"``, as in :attr:`pairs`) to leave out, e.g. the validation pairs of a
+            folder that is also trained on; a name that matches no pair is an error.
     """
 
     def __init__(self, roots: Sequence[str | Path] | None = None, crop: int | None = 128,
@@ -214,10 +216,13 @@ class SyntheticPairDataset(_PairDataset):
                  max_side: int | None = None, cache_mb: float = 2048.0, preload: bool = False,
                  root_repeat: Mapping[str, int] | None = None,
                  type_weights: Mapping[str, float] | None = None, grey_vi: float = 0.0,
-                 grey_vi_except: Sequence[str] = (), grey_vi_min_luma: float = 0.0) -> None:
+                 grey_vi_except: Sequence[str] = (), grey_vi_min_luma: float = 0.0,
+                 exclude: Collection[str] = ()) -> None:
         self.pairs: list[Pair] = scan_pairs(None if roots is None else list(roots))
         super().__init__(len(self.pairs), crop, contrastive, seed, deterministic, max_items, dihedral, negatives,
                          max_side, cache_mb)
+        if exclude:
+            self.index = self._exclude(set(exclude))
         if root_repeat:
             self.index = self._repeat(root_repeat)
         bad = set(proportions) - set(GROUPS)
@@ -237,6 +242,16 @@ class SyntheticPairDataset(_PairDataset):
         self._luma: dict[int, float] = {}
         if preload:
             self.preload()
+
+    def _exclude(self, names: set[str]) -> list[int]:
+        known = {p.name for p in self.pairs}
+        unknown = sorted(names - known)
+        if unknown:
+            raise ValueError(f"exclude names {len(unknown)} pair(s) not among these folders' pairs, e.g. {unknown[0]!r}")
+        kept = [j for j in self.index if self.pairs[j].name not in names]
+        if not kept:
+            raise ValueError("exclude leaves no pairs to draw from")
+        return kept
 
     def _repeat(self, root_repeat: Mapping[str, int]) -> list[int]:
         folders = {p.name.split("/", 1)[0] for p in self.pairs}

@@ -20,6 +20,9 @@ class TrainConfig:
     val_roots: list[str] | None = None  # held-out clean folders (excluded from training)
     val_items: int = 12
     val_crop: int = 256
+    # a validation folder that is also among train_roots gives training all its pairs except the val_items it
+    # validates on; False trains on them too (as lite39 and lite40 did, so their validation was not held out)
+    hold_out_val: bool = True
     crop: int = 128
     max_side: int | None = 640  # images are downscaled on load so their long side is at most this
     # ours: pair-folder name -> integer repeat per epoch, e.g. {roadscene171: 4, llvip32: 8} draws the few sharp,
@@ -116,7 +119,7 @@ class TrainConfig:
             value = data.get(key, 1.0)
             if not isinstance(value, (int, float)) or value < lowest:
                 raise UserError(f"{key}: expected {what}, got {value!r}")
-        for key in ("freeze_dpen", "channels_last"):
+        for key in ("freeze_dpen", "channels_last", "hold_out_val"):
             if not isinstance(data.get(key, False), bool):
                 raise UserError(f"{key}: expected true or false, got {data[key]!r}")
         if data.get("dpen_init") is not None and not isinstance(data["dpen_init"], str):

@@ -374,7 +374,7 @@ class Trainer:
 
     # -- data ----------------------------------------------------------------------------------
     def _datasets(self):
-        from ..data import SyntheticPairDataset, default_train_root, find_pair_roots
+        from ..data import SyntheticPairDataset, default_train_root, find_pair_roots, scan_pairs
 
         cfg = self.cfg
         val_roots = [str(Path(r)) for r in cfg.val_roots or []]
@@ -382,17 +382,24 @@ class Trainer:
         if train_roots is None and val_roots:
             held = {Path(r).resolve() for r in val_roots}
             train_roots = [str(p) for p in find_pair_roots(default_train_root()) if Path(p).resolve() not in held]
+        val = None
+        held_out: set[str] = set()
+        if val_roots:
+            val = SyntheticPairDataset(val_roots, crop=cfg.val_crop, contrastive=False, seed=cfg.seed + 1,
+                                       deterministic=True, max_items=cfg.val_items, max_side=cfg.max_side)
+            if cfg.hold_out_val and train_roots is not None:
+                # the validation pairs' files, where a training folder has them too, stay out of training
+                val_files = {val.pairs[j].ir.resolve() for j in val.index}
+                held_out = {p.name for p in scan_pairs(train_roots) if p.ir.resolve() in val_files}
         # the contrastive loss trains only DPEN: a frozen DPEN needs no contrastive sets
         contrastive = self.stage == 1 and cfg.use_priors and not cfg.freeze_dpen
         train = SyntheticPairDataset(train_roots, crop=cfg.crop, proportions=cfg.proportions, contrastive=contrastive,
                                      seed=cfg.seed, max_side=cfg.max_side, negatives=cfg.negatives,
                                      root_repeat=cfg.root_repeat, type_weights=cfg.type_weights,
                                      grey_vi=cfg.grey_vi, grey_vi_except=tuple(cfg.grey_vi_except or ()),
-                                     grey_vi_min_luma=cfg.grey_vi_min_luma)
-        val = None
-        if val_roots:
-            val = SyntheticPairDataset(val_roots, crop=cfg.val_crop, contrastive=False, seed=cfg.seed + 1,
-                                       deterministic=True, max_items=cfg.val_items, max_side=cfg.max_side)
+                                     grey_vi_min_luma=cfg.grey_vi_min_luma, exclude=held_out)
+        if held_out and self.d.main:
+            print(f"hold_out_val: {len(held_out)} validation pair(s) left out of training")
         return train, val
 
     def _loader(self, ds: Dataset, start_step: int) -> DataLoader:
