@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench_baselines import load_pair  # noqa: E402  (same 640x480 pair as the baselines benchmark)
+from dspfusion.benchmark.provenance import cpu_model  # noqa: E402
 from dspfusion.io import write_csv_atomic, write_text_atomic  # noqa: E402
 
 
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     trained = "" if info.get("trained", True) else " (RANDOMLY INITIALISED: no trained weights installed; speed does not depend on the weights)"
     note = (f"{source}, IR {ir.shape[1]}x{ir.shape[0]}; model {info.get('source')}{trained}; 10 SPDM steps; "
-            f"{args.repeats} timed runs after {args.warmup} warm-up; {platform.processor() or platform.machine()}, "
+            f"{args.repeats} timed runs after {args.warmup} warm-up; {cpu_model()} ({platform.machine()}), "
             f"{os.cpu_count()} CPU cores, torch {torch.get_num_threads()} threads; 1-min load average at the end {load:.1f}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(args.out_dir / "onnx_speed.csv",

@@ -210,12 +210,13 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from dspfusion.benchmark.provenance import cpu_model
     from dspfusion.io import write_csv_atomic, write_text_atomic
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     model_note = source + ("" if trained else " — RANDOMLY INITIALISED (no trained weights installed)")
     info = (f"{desc}; model {model_note}; 10 SPDM steps, seed 0; peak RSS = ru_maxrss of a fresh process that reads the PNGs, "
-            f"fuses and converts to uint8; {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}; "
+            f"fuses and converts to uint8; {cpu_model()} ({platform.machine()}), {os.cpu_count()} CPU cores, torch {torch.__version__}; "
             f"1-min load average at the end {load:.1f}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(args.out_dir / "tiling_memory.csv", rows)

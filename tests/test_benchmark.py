@@ -646,3 +646,19 @@ def test_written_inputs_reads_a_runs_degraded_pairs_back_in_order(tmp_path):
         assert np.array_equal(ir, made[ds, cond, stem][0]) and np.array_equal(vi, made[ds, cond, stem][1])
     with pytest.raises(UserError, match="run the benchmark config first"):
         list(written_inputs(tmp_path / "missing"))
+
+
+def test_training_time_sums_seconds_per_step_over_both_stages(tmp_path):
+    """benchmarks/training_time.py: each log row's s_per_step covers the steps since the previous row of its stage;
+    Stage II restarts its step count; the chain's total is the sum over runs, and the shipped chain's logs give the
+    56,700 steps the README states."""
+    mod = _benchmark_script("training_time")
+    log = tmp_path / "run_log.csv"
+    log.write_text("stage,step,lr,loss,s_per_step\n1,10,0,1,0.5\n1,30,0,1,0.25\n2,10,0,1,1.0\n")
+    secs, steps = mod.run_seconds(log)
+    assert steps == 40 and secs == pytest.approx(10 * 0.5 + 20 * 0.25 + 10 * 1.0)
+    with pytest.raises(SystemExit, match="no such log"):
+        mod.main(["no-such-run"])
+    chain = ("lite lite2 lite3 lite4 lite6 lite7 lite8 lite11 lite14 lite15b lite17 lite18 lite19c lite20 lite21 "
+             "lite22 lite23 lite24u lite26 lite27 lite41").split()
+    assert sum(mod.run_seconds(mod.LOGS / f"{n}_log.csv")[1] for n in chain) == 56_700
