@@ -17,7 +17,8 @@ class TrainConfig:
     out_dir: str = "runs/lite"
     # data
     train_roots: list[str] | None = None  # clean ir/+vi/ folders; None = every folder under ../shared/data/train
-    val_roots: list[str] | None = None  # held-out clean folders (excluded from training)
+    # validation folders: left out of training when train_roots is None, else see hold_out_val
+    val_roots: list[str] | None = None
     val_items: int = 12
     val_crop: int = 256
     # a validation folder that is also among train_roots gives training all its pairs except the val_items it
