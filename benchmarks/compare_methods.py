@@ -15,7 +15,7 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
-from dspfusion.io import write_text_atomic
+from dspfusion.io import write_or_print
 
 
 def load(path: Path, metric: str) -> dict[str, dict[str, dict[str, float]]]:
@@ -72,12 +72,7 @@ def main() -> None:
         parts.append(report(load(args.summary, metric), args.candidate, args.against, args.group_suffix, metric,
                             higher=metric not in args.lower_is_better))
     text = "\n".join(parts)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(args.out, text)
-        print(f"wrote {args.out}")
-    else:
-        print(text)
+    write_or_print(text, args.out)
 
 
 if __name__ == "__main__":

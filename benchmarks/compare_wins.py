@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dspfusion.io import write_text_atomic
+from dspfusion.io import write_or_print
 
 
 def read_rows(path: Path, method: str) -> dict[str, tuple[list[str], list[float]]]:
@@ -68,12 +68,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     text = compare(args.old, args.new, args.method, args.old_name, args.new_name)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(args.out, text + "\n")
-        print(f"wrote {args.out}")
-    else:
-        print(text)
+    write_or_print(text + "\n" if args.out else text, args.out)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from dspfusion.io import write_text_atomic
+from dspfusion.io import write_or_print
 
 PERIODS = {"D": "day", "N": "night"}
 
@@ -84,11 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     for metric in args.metric:
         parts.append(report(load(args.per_image, metric), args.candidate, args.methods, args.group_suffix, metric))
     text = "\n".join(parts)
-    if args.out:
-        write_text_atomic(args.out, text)
-        print(f"wrote {args.out}")
-    else:
-        print(text)
+    write_or_print(text, args.out)
     return 0
 
 

@@ -28,7 +28,7 @@ from qabf_terms import SETS  # noqa: E402  (the test sets)
 
 from dspfusion.benchmark.config import DatasetSpec  # noqa: E402
 from dspfusion.benchmark.inputs import Pair, list_pairs, load_clean  # noqa: E402
-from dspfusion.io import write_text_atomic  # noqa: E402
+from dspfusion.io import write_or_print  # noqa: E402
 
 METRICS = ("Qabf", "VIF", "MI")
 TNO25_LIST = SETS["TNO25"].parent / "lists" / "tno25.txt"
@@ -101,11 +101,7 @@ def main(argv: list[str] | None = None) -> int:
              "| :-- | :-- | :-- | --: | " + " | ".join("--:" for _ in METRICS) + " |"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     text = "\n".join(lines) + "\n"
-    if args.out:
-        write_text_atomic(args.out, text)
-        print(f"wrote {args.out}")
-    else:
-        print(text)
+    write_or_print(text, args.out)
     return 0
 
 

@@ -27,7 +27,7 @@ from qabf_terms import SETS, source_image  # noqa: E402  (the test sets and thei
 
 from dspfusion.checkpoint import load_model  # noqa: E402
 from dspfusion.inference import pad_to_multiple, prepare_pair  # noqa: E402
-from dspfusion.io import write_text_atomic  # noqa: E402
+from dspfusion.io import write_or_print  # noqa: E402
 from dspfusion.training.losses import luma  # noqa: E402
 
 
@@ -97,11 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                      for s in ("ir", "vi") for i in (0, 1)]
             lines.append(f"| {ds} | {cond} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
-    if args.out:
-        write_text_atomic(args.out, text)
-        print(f"wrote {args.out}")
-    else:
-        print(text)
+    write_or_print(text, args.out)
     return 0
 
 

@@ -22,6 +22,16 @@ def read(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def stage_seconds(rows: list[dict]) -> float:
+    """Wall seconds of one stage's log rows: each row's s_per_step covers the steps since the previous row."""
+    prev, secs = 0, 0.0
+    for r in rows:
+        s = int(r["step"])
+        secs += float(r["s_per_step"]) * (s - prev)
+        prev = s
+    return secs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run", type=Path)
@@ -40,11 +50,7 @@ def main() -> None:
         if not rows:
             continue
         steps = int(rows[-1]["step"])
-        prev, secs = 0, 0.0
-        for r in rows:
-            s = int(r["step"])
-            secs += float(r["s_per_step"]) * (s - prev)
-            prev = s
+        secs = stage_seconds(rows)
         first = sum(float(r["loss"]) for r in rows[:5]) / min(5, len(rows))
         last = sum(float(r["loss"]) for r in rows[-5:]) / min(5, len(rows))
         lines.append(f"| {stage} | {steps} | {secs / 60:.1f} | {secs / max(steps, 1):.2f} | {first:.3f} | {last:.3f} |")

@@ -1,31 +1,30 @@
 """Total wall time of a chain of training runs, from their logs copied by training_report.py (docs/training/).
 
 Each log row holds the mean seconds per step since the previous row; the time of a stage is the sum of
-s_per_step × steps over its rows (as training_report.py computes each run's table).
+s_per_step × steps over its rows (training_report.stage_seconds, as in each run's table).
 
     python benchmarks/training_time.py lite lite2 lite3 ... lite41
 """
 from __future__ import annotations
 
 import argparse
-import csv
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from training_report import read, stage_seconds  # noqa: E402  (the per-run tables use the same sum)
 
 LOGS = Path(__file__).resolve().parents[1] / "docs" / "training"
 
 
 def run_seconds(path: Path) -> tuple[float, int]:
     """(seconds, steps) of one run's log, both stages."""
+    rows = read(path)
     secs, steps = 0.0, 0
-    with path.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
     for stage in sorted({r["stage"] for r in rows}):
-        prev = 0
-        for r in (r for r in rows if r["stage"] == stage):
-            s = int(r["step"])
-            secs += float(r["s_per_step"]) * (s - prev)
-            prev = s
-        steps += prev
+        stage_rows = [r for r in rows if r["stage"] == stage]
+        secs += stage_seconds(stage_rows)
+        steps += int(stage_rows[-1]["step"])
     return secs, steps
 
 

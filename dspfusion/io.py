@@ -170,6 +170,17 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return path
 
 
+def write_or_print(text: str, out: str | Path | None) -> None:
+    """The tail of a report script: write ``text`` to ``out`` atomically (creating its folder) and say so, or print
+    it when ``out`` is None."""
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out, text)
+        print(f"wrote {out}")
+    else:
+        print(text)
+
+
 def write_csv_atomic(path: str | Path, rows: list[dict]) -> Path:
     """Write ``rows`` (dicts with the same keys; the first row's order gives the columns) as CSV with a header,
     atomically as :func:`write_text_atomic` does. For benchmark result tables."""

@@ -648,6 +648,34 @@ def test_written_inputs_reads_a_runs_degraded_pairs_back_in_order(tmp_path):
         list(written_inputs(tmp_path / "missing"))
 
 
+def test_written_inputs_reports_each_condition_once_its_pairs_are_taken(tmp_path, capsys):
+    """written_inputs(progress=True) prints "<dataset> <condition>" after the caller has taken that condition's last
+    pair, as the experiment scripts' own loops did."""
+    from dspfusion.benchmark.inputs import written_inputs
+    from dspfusion.io import write_image
+
+    for ds, cond, stem in [("A", "ir_SN", "1"), ("A", "ir_SN", "2"), ("B", "clean", "3")]:
+        write_image(tmp_path / ds / cond / "ir" / f"{stem}.png", np.zeros((4, 4), np.uint8))
+        write_image(tmp_path / ds / cond / "vi" / f"{stem}.png", np.zeros((4, 4), np.uint8))
+    seen = []
+    for ds, cond, stem, _, _ in written_inputs(tmp_path, progress=True):
+        seen.append((stem, capsys.readouterr().out))
+    assert seen == [("1", ""), ("2", ""), ("3", "A ir_SN\n")]
+    assert capsys.readouterr().out == "B clean\n"
+    list(written_inputs(tmp_path))
+    assert capsys.readouterr().out == ""
+
+
+def test_write_or_print_writes_atomically_or_prints(tmp_path, capsys):
+    from dspfusion.io import write_or_print
+
+    write_or_print("table\n", tmp_path / "new" / "r.md")
+    assert (tmp_path / "new" / "r.md").read_text() == "table\n"
+    assert capsys.readouterr().out == f"wrote {tmp_path / 'new' / 'r.md'}\n"
+    write_or_print("table", None)
+    assert capsys.readouterr().out == "table\n"
+
+
 def test_training_time_sums_seconds_per_step_over_both_stages(tmp_path):
     """benchmarks/training_time.py: each log row's s_per_step covers the steps since the previous row of its stage;
     Stage II restarts its step count; the chain's total is the sum over runs, and the shipped chain's logs give the

@@ -220,11 +220,12 @@ class InputCache:
         return Inputs(ir_d, vi_d, ir_c, vi_c, ir_p, vi_p, params)
 
 
-def written_inputs(root: Path):
+def written_inputs(root: Path, progress: bool = False):
     """The degraded pairs a benchmark run wrote under ``root`` (its ``<output>/inputs``), read back as the methods
     saw them: yields ``(dataset, condition, stem, ir, vi)`` per pair, data sets, conditions and stems in sorted
     order (IR uint8 HxW, VI uint8 HxW or HxWx3 RGB). For experiments that feed those exact inputs to a variant of a
-    method and hand the results back to the harness as a ``folder`` method."""
+    method and hand the results back to the harness as a ``folder`` method. ``progress`` prints
+    ``<dataset> <condition>`` once the caller has taken that condition's last pair."""
     from ..io import read_image
 
     root = Path(root)
@@ -235,6 +236,8 @@ def written_inputs(root: Path):
         for cond in sorted(p for p in ds.iterdir() if p.is_dir()):
             for vi_p in sorted((cond / "vi").glob("*.png")):
                 yield ds.name, cond.name, vi_p.stem, read_image(cond / "ir" / vi_p.name), read_image(vi_p)
+            if progress:
+                print(ds.name, cond.name, flush=True)
 
 
 __all__ = ["Pair", "Inputs", "InputCache", "list_pairs", "load_clean", "read_list", "condition_rng", "GENERATOR",

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dspfusion.benchmark.inputs import written_inputs
-from dspfusion.io import read_image, write_text_atomic
+from dspfusion.io import read_image, write_or_print
 from dspfusion.metrics.images import to_grey
 
 CLEAN = Path("../shared/data/test/msrs91")
@@ -50,11 +50,7 @@ def main() -> int:
         v = np.mean(rows, 0)
         lines.append(f"| {cond} | {period} ({len(rows)}) | " + " | ".join(f"{x:.3f}" for x in v) + " |")
     text = "\n".join(lines) + "\n"
-    if args.out:
-        write_text_atomic(args.out, text)
-        print(f"wrote {args.out}")
-    else:
-        print(text)
+    write_or_print(text, args.out)
     return 0
 
 

@@ -13,6 +13,9 @@ MSRS91 and RoadScene50 under the 12 conditions) in two variants, read back by pr
     python benchmarks/compare_methods.py runs/bench_quick/summary.csv --candidate lite27 \
         --against lite27+deblur lite27+oracle Laplacian+enh GFF+enh --metric Qabf \
         --out benchmarks/results/experiments/pre_enhance/pre_enhance_quick.md
+
+The model is ``lite27``, the weights shipped when this experiment ran; ``dspfusion/weights`` holds a later model
+since. Restore it first: ``git show 514aefb:dspfusion/weights/dspfusion-lite.safetensors > runs/lite27.safetensors``.
 """
 import sys
 from pathlib import Path
@@ -25,13 +28,9 @@ from dspfusion.degradations import parse_condition
 from dspfusion.io import write_image
 
 out = Path("runs/exp_pre_enhance")
-fuser = dspfusion.load("dspfusion/weights/dspfusion-lite.safetensors")
+fuser = dspfusion.load("runs/lite27.safetensors")  # lite27, shipped when this ran (see the docstring)
 variants = sys.argv[1:] or ["deblur", "oracle"]
-last = None
-for ds, cond, stem, ir, vi in written_inputs(Path("runs/bench_quick/inputs")):
-    if last and last != (ds, cond):
-        print(*last, flush=True)
-    last = (ds, cond)
+for ds, cond, stem, ir, vi in written_inputs(Path("runs/bench_quick/inputs"), progress=True):
     vi_t, ir_t = parse_condition(cond)
     for v in variants:
         if v == "deblur":
@@ -41,4 +40,3 @@ for ds, cond, stem, ir, vi in written_inputs(Path("runs/bench_quick/inputs")):
             vi2 = ev(vi) if ev else vi
             ir2 = ei(ir) if ei else ir
         write_image(out / v / ds / cond / f"{stem}.png", fuser.fuse(ir2, vi2), overwrite=True)
-print(*last, flush=True)

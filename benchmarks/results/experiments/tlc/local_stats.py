@@ -12,6 +12,9 @@ output tiled that way at the tile sizes given (default 128 and 192, overlap 32);
 
     python benchmarks/results/experiments/tlc/local_stats.py 192
     dspfusion benchmark benchmarks/results/experiments/tlc/tlc_quick.yaml --no-speed
+
+The model is ``lite27``, the weights shipped when this experiment ran; ``dspfusion/weights`` holds a later model
+since. Restore it first: ``git show 514aefb:dspfusion/weights/dspfusion-lite.safetensors > runs/lite27.safetensors``.
 """
 import sys
 from pathlib import Path
@@ -22,13 +25,8 @@ from dspfusion.io import write_image
 
 out = Path("runs/exp_tlc")
 tiles = [int(a) for a in sys.argv[1:]] or [128, 192]
-fuser = dspfusion.load("dspfusion/weights/dspfusion-lite.safetensors")
-last = None
-for ds, cond, stem, ir, vi in written_inputs(Path("runs/bench_quick/inputs")):
-    if last and last != (ds, cond):
-        print(*last, flush=True)
-    last = (ds, cond)
+fuser = dspfusion.load("runs/lite27.safetensors")  # lite27, shipped when this ran (see the docstring)
+for ds, cond, stem, ir, vi in written_inputs(Path("runs/bench_quick/inputs"), progress=True):
     for t in tiles:
         f = fuser.fuse(ir, vi, tile=t, tile_overlap=32, tile_passes=0)
         write_image(out / f"t{t}" / ds / cond / f"{stem}.png", f, overwrite=True)
-print(*last, flush=True)

@@ -11,6 +11,9 @@ from the inputs and halves, in power, detail whose phase it invents (the night-f
     python benchmarks/compare_methods.py runs/bench_quick/summary.csv --candidate lite27+flip \
         --against lite27 Laplacian+enh GFF+enh max+enh --metric Qabf VIF MI NIQE \
         --out benchmarks/results/experiments/tta/tta_quick.md
+
+The model is ``lite27``, the weights shipped when this experiment ran; ``dspfusion/weights`` holds a later model
+since. Restore it first: ``git show 514aefb:dspfusion/weights/dspfusion-lite.safetensors > runs/lite27.safetensors``.
 """
 from pathlib import Path
 
@@ -22,14 +25,9 @@ from dspfusion.inference import prepare_pair, to_uint8
 from dspfusion.io import write_image
 
 out = Path("runs/exp_tta/flip")
-fuser = dspfusion.load("dspfusion/weights/dspfusion-lite.safetensors")
-last = None
-for ds, cond, stem, ir, vi in written_inputs(Path("runs/bench_quick/inputs")):
-    if last and last != (ds, cond):
-        print(*last, flush=True)
-    last = (ds, cond)
+fuser = dspfusion.load("runs/lite27.safetensors")  # lite27, shipped when this ran (see the docstring)
+for ds, cond, stem, ir, vi in written_inputs(Path("runs/bench_quick/inputs"), progress=True):
     inp = prepare_pair(ir, vi)
     a = fuser.fuse_tensors(inp.ir, inp.vi)
     b = fuser.fuse_tensors(torch.flip(inp.ir, [-1]), torch.flip(inp.vi, [-1])).flip(-1)
     write_image(out / ds / cond / f"{stem}.png", to_uint8((a + b) / 2, colour=inp.vi_is_colour), overwrite=True)
-print(*last, flush=True)
