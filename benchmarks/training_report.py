@@ -1,9 +1,11 @@
-"""Summarise a training run (log.csv, val.csv) into docs/TRAINING.md's generated section and copy the logs.
+"""Summarise a training run (log.csv, val.csv) into its generated section of the training docs and copy the logs.
 
     python benchmarks/training_report.py runs/lite --name lite
 
 Writes docs/training/<name>_log.csv, <name>_val.csv, <name>_loss.png and replaces the section between
-``<!-- BEGIN training:<name> -->`` and ``<!-- END training:<name> -->`` in docs/TRAINING.md.
+``<!-- BEGIN training:<name> -->`` and ``<!-- END training:<name> -->`` in whichever of docs/TRAINING.md,
+docs/EXPERIMENTS.md and docs/TRAINING_REPORTS.md holds them (the first that does); a run without a section yet gets
+one appended to docs/TRAINING_REPORTS.md.
 """
 from __future__ import annotations
 
@@ -15,6 +17,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+DOCS = ("TRAINING.md", "EXPERIMENTS.md", "TRAINING_REPORTS.md")  # searched for a run's markers, in this order
+
+
+def report_doc(docs: Path, begin: str, end: str) -> Path:
+    """The training doc under ``docs`` that holds both markers, else docs/TRAINING_REPORTS.md (new runs)."""
+    for name in DOCS:
+        path = docs / name
+        if path.exists():
+            text = path.read_text()
+            if begin in text and end in text:
+                return path
+    return docs / DOCS[-1]
 
 
 def read(path: Path) -> list[dict]:
@@ -93,9 +109,9 @@ def main() -> None:
         "validation does, Stage II the SPDM-restored prior):", "", *vt, plot,
         f"<!-- END training:{args.name} -->",
     ])
-    doc = REPO / "docs" / "TRAINING.md"
-    text = doc.read_text() if doc.exists() else "# Training\n"
     b, e = f"<!-- BEGIN training:{args.name} -->", f"<!-- END training:{args.name} -->"
+    doc = report_doc(REPO / "docs", b, e)
+    text = doc.read_text() if doc.exists() else "# Training reports\n"
     if b in text and e in text:
         text = text[: text.index(b)] + body + text[text.index(e) + len(e):]
     else:

@@ -690,3 +690,22 @@ def test_training_time_sums_seconds_per_step_over_both_stages(tmp_path):
     chain = ("lite lite2 lite3 lite4 lite6 lite7 lite8 lite11 lite14 lite15b lite17 lite18 lite19c lite20 lite21 "
              "lite22 lite23 lite24u lite26 lite27 lite41").split()
     assert sum(mod.run_seconds(mod.LOGS / f"{n}_log.csv")[1] for n in chain) == 56_700
+
+
+def test_training_report_finds_a_runs_markers_in_any_training_doc(tmp_path):
+    """benchmarks/training_report.py: a run's report is rewritten in whichever training doc holds its markers (the
+    first of TRAINING.md, EXPERIMENTS.md, TRAINING_REPORTS.md), and a new run goes to TRAINING_REPORTS.md; every
+    report of the repository's docs is found in exactly one of them."""
+    mod = _benchmark_script("training_report")
+    (tmp_path / "TRAINING.md").write_text("<!-- BEGIN training:a -->\nold\n<!-- END training:a -->\n")
+    (tmp_path / "EXPERIMENTS.md").write_text("<!-- BEGIN training:b -->\nold\n<!-- END training:b -->\n")
+    (tmp_path / "TRAINING_REPORTS.md").write_text("<!-- BEGIN training:c -->\n")  # an unclosed section is not one
+    for name, doc in (("a", "TRAINING.md"), ("b", "EXPERIMENTS.md"), ("c", "TRAINING_REPORTS.md"),
+                      ("new", "TRAINING_REPORTS.md")):
+        assert mod.report_doc(tmp_path, f"<!-- BEGIN training:{name} -->", f"<!-- END training:{name} -->") \
+            == tmp_path / doc
+    docs = REPO / "docs"
+    texts = {name: (docs / name).read_text() for name in mod.DOCS}
+    for name in ("lite", "lite_noprior", "noprior41", "lite4", "lite41", "lite43"):
+        holders = [d for d, t in texts.items() if f"<!-- BEGIN training:{name} -->" in t]
+        assert len(holders) == 1, (name, holders)

@@ -33,7 +33,7 @@ at full resolution; IR edges must be rebuilt by the half-resolution U-Net, and t
 keeps much less of them than pyramid fusion does (on the first 25 clean RoadScene50 pairs, Qabf's
 IR term 0.48 against the Laplacian pyramid's 0.68; the VI terms 0.48 and 0.47;
 benchmarks/results/qabf_terms_lite8.md). β's convolution starts at zero, so weights without it
-behave exactly as before. Measured (docs/TRAINING.md, ``lite11`` against a control of the same
+behave exactly as before. Measured (docs/EXPERIMENTS.md, ``lite11`` against a control of the same
 length): it helps most where VI is noisy (RoadScene50 ``vi_RN`` Qabf 0.345 → 0.455 on 10 pairs);
 on clean pairs the IR term rose on RoadScene50 and TNO25 only, and stayed far below the pyramid's
 (0.51 vs 0.68 on RoadScene50) until the pyramid detail loss of ``training/losses.py`` (``lite14``: 0.62).
@@ -48,7 +48,7 @@ refinement features at half resolution, pixel-shuffled like β. Why: β mixes wh
 (β → 1) also drops VI's fine edges, and keeping VI's edges keeps its noise; max-abs pyramid fusion chooses per band.
 With ``lite15b``, Qabf's IR term rose to 0.654 on clean RoadScene50 while the VI term fell to 0.385 (the
 pyramid's: 0.676 and 0.471; benchmarks/results/qabf_terms.md). γ's convolution starts at zero, so weights
-without it behave exactly as before. Measured (docs/TRAINING.md, ``lite17`` against a control of the same length,
+without it behave exactly as before. Measured (docs/EXPERIMENTS.md, ``lite17`` against a control of the same length,
 10 degraded pairs per set): mean Qabf MSRS91 +0.002 (11 of 12 conditions), RoadScene50 equal; the trained
 network puts IR's fine band in (γ_ir ≈ 0.5) more than VI's (γ_vi ≈ 0.1), so the visible-edge gap stays.
 
@@ -64,7 +64,7 @@ clean IR's edge strength under ir_LC, where the pre-enhancing baselines keep 0.8
 (benchmarks/results/experiments/lite20/qabf_terms_degraded_lite20.md); a fixed stretch before the network helped
 RoadScene50 and hurt MSRS91 night frames, so the curve is predicted per image from its degradation prior. The
 coefficients depend only on the priors, which the tiled path computes once for the whole image, so the curve is
-the same in every tile. Measured (docs/TRAINING.md, ``lite21`` against a control of the same length, 10 degraded
+the same in every tile. Measured (docs/EXPERIMENTS.md, ``lite21`` against a control of the same length, 10 degraded
 pairs per set): mean Qabf +0.003 on MSRS91 and RoadScene50 (10 of 12 conditions each). The trained curves move a
 degraded input part of the way towards the clean one (after ``lite22``, RoadScene50 ir_LC IR contrast 0.116 → 0.137,
 clean 0.229; benchmarks/tone_curves.py), and were still growing when training stopped.

@@ -53,7 +53,7 @@ class TrainConfig:
     contrastive_tau: float = 0.1
     negatives: str = "official"  # contrastive negatives: "official" candidate order, or "shuffled" VI types (ours)
     # ours, not in the paper: the degradation probe's cross-entropy (weighted) also trains DPEN, so its type vectors
-    # separate the degradation classes (the contrastive loss alone left VI types mixed: docs/TRAINING.md); 0 keeps
+    # separate the degradation classes (the contrastive loss alone left VI types mixed: docs/EXPERIMENTS.md); 0 keeps
     # the probe on detached type vectors, as before
     probe_dpen_weight: float = 0.0
     dpen_lr_scale: float = 1.0  # Stage I learning rate of DPEN relative to ``lr`` (ours; 1 = the official single rate)

@@ -17,16 +17,16 @@ Y = 0.299R + 0.587G + 0.114B:
   bands of max-abs Laplacian-pyramid fusion of the clean sources. L_int asks for the brighter source's
   *intensity* at each pixel, so an IR edge inside a region where VI is brighter is not in its target, and
   L_grad only matches magnitudes at the finest scale; this term asks for every source's edges at every scale,
-  as Qabf (edge strength and orientation, both sources) rewards (docs/TRAINING.md). ``pyramid_window`` w > 1
+  as Qabf (edge strength and orientation, both sources) rewards (docs/EXPERIMENTS.md). ``pyramid_window`` w > 1
   (ours, default 1 = per pixel) chooses the source by its local band energy (mean square over a w×w window,
   the salience rule of Burt & Kolczynski 1993 that our Laplacian baseline uses) instead of per pixel |L_k|.
 * L_under = 0 (ours, off by default): Σ_k mean(relu(|T_k| − |L_k Y_F|)) over the same detail bands and targets as
   L_pyr: a one-sided term that adds weight where the fused band is weaker than its target and none where it is
   stronger. Under a degraded input (IR low contrast, noise) the symmetric L1 lets the network hedge with weak edges;
   the fused IR edges under ir_LC reached 0.63 of the clean IR's strength, the +enh baselines about 0.8
-  (docs/TRAINING.md). ``undershoot_degraded`` (ours, off by default) is the same term counted only on the samples
+  (docs/EXPERIMENTS.md). ``undershoot_degraded`` (ours, off by default) is the same term counted only on the samples
   whose IR or VI input was degraded (the batch's degradation labels); on clean TNO25, where the fused edges already
-  overshoot, ``undershoot`` cost Qabf. It did not remove that cost (``lite25``, docs/TRAINING.md): nearly every
+  overshoot, ``undershoot`` cost Qabf. It did not remove that cost (``lite25``, docs/EXPERIMENTS.md): nearly every
   training sample has a degraded input, so the mask changes little.
 * L_under± = 0 (ours, off by default; ``undershoot_signed``): Σ_k mean(relu(|T_k| − sign(T_k) · L_k Y_F)), the
   one-sided term measured along the target's sign. L_under compares magnitudes only, so detail of any phase

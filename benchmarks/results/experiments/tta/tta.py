@@ -3,7 +3,7 @@
 Writes fused images for every degraded input of a quick benchmark run (runs/bench_quick/inputs, the first 10 pairs of
 MSRS91 and RoadScene50 under the 12 conditions): the mean of the model's output for the pair and for the pair
 mirrored left-right (mirrored back), two passes of the network. Averaging the two keeps what the network derives
-from the inputs and halves, in power, detail whose phase it invents (the night-frame grain under VI blur, docs/TRAINING.md,
+from the inputs and halves, in power, detail whose phase it invents (the night-frame grain under VI blur, docs/EXPERIMENTS.md,
 "Phase-aware undershoot and more blocks"). Read back by tta_quick.yaml's folder method.
 
     python benchmarks/results/experiments/tta/tta.py          # about 6 min on 2 cores
