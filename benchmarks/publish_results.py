@@ -27,6 +27,9 @@ PRODUCERS = {
     "metrics_speed": "python benchmarks/bench_metrics.py",
     "baselines_speed": "python benchmarks/bench_baselines.py",
     "probe": "python benchmarks/fit_probe.py",
+    "degraded_paired_qabf": "python benchmarks/paired_differences.py runs/benchmarks/degraded/per_image.csv "
+                            "--candidate DSPFusion-lite --against lite-noprior best:+enh --metric Qabf "
+                            "--out benchmarks/results/degraded_paired_qabf.md",
 }
 
 

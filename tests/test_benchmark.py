@@ -709,3 +709,41 @@ def test_training_report_finds_a_runs_markers_in_any_training_doc(tmp_path):
     for name in ("lite", "lite_noprior", "noprior41", "lite4", "lite41", "lite43"):
         holders = [d for d, t in texts.items() if f"<!-- BEGIN training:{name} -->" in t]
         assert len(holders) == 1, (name, holders)
+
+
+def test_paired_differences_bootstrap_verdicts(tmp_path):
+    """benchmarks/paired_differences.py: the paired difference favours the candidate when positive (sign flipped for
+    lower-is-better metrics), its bootstrap interval decides above / below / unresolved, best:<suffix> picks the
+    suffix's best mean per condition, and the seeded interval is reproducible."""
+    mod = _benchmark_script("paired_differences")
+    rng = np.random.default_rng(3)
+    rows = ["dataset,condition,method,image,Qabf,NIQE"]
+    for cond in ("a", "b"):
+        for i in range(40):
+            base = rng.uniform(0.3, 0.7)
+            noise = rng.normal(0, 0.02)
+            cand = base + (0.05 if cond == "a" else noise)
+            vals = {"ours": cand, "weak+enh": base - 0.1, "strong+enh": base, "rival": base + 0.05}
+            for m, v in vals.items():
+                rows.append(f"D,{cond},{m},img{i},{v:.6f},{-v:.6f}")
+    path = tmp_path / "per_image.csv"
+    path.write_text("\n".join(rows) + "\n")
+    scores = mod.load(path, "Qabf")
+    out = {(r["condition"], r["rival"]): r for r in mod.compare(scores, "ours", ["best:+enh", "rival"], resamples=2000)}
+    assert out["a", "best:+enh"]["method"] == "strong+enh"
+    assert out["a", "best:+enh"]["verdict"] == "above" and out["a", "best:+enh"]["diff"] == pytest.approx(0.05, abs=1e-5)
+    assert out["a", "rival"]["verdict"] == "unresolved" and out["a", "rival"]["wins"] == 0
+    assert out["b", "rival"]["verdict"] == "below" and out["b", "rival"]["lo"] < out["b", "rival"]["hi"] < 0
+    assert out["b", "best:+enh"]["verdict"] == "unresolved"  # zero-mean noise
+    flipped = mod.compare(mod.load(path, "NIQE"), "ours", ["best:+enh"], higher=False, resamples=2000)
+    assert [r["verdict"] for r in flipped] == ["above", "unresolved"]  # NIQE = −Qabf here: lower favours ours
+    again = mod.compare(scores, "ours", ["best:+enh", "rival"], resamples=2000)
+    assert again == mod.compare(scores, "ours", ["best:+enh", "rival"], resamples=2000)
+    with pytest.raises(SystemExit, match="no method"):
+        mod.compare(scores, "ours", ["nobody"])
+    with pytest.raises(SystemExit, match="no column"):
+        mod.load(path, "VIF")
+    md = tmp_path / "p.md"
+    mod.main([str(path), "--candidate", "ours", "--against", "best:+enh", "--out", str(md), "--resamples", "500"])
+    text = md.read_text()
+    assert "best:+enh (strong+enh)" in text and "above in 1, unresolved in 1, below in 0 of 2" in text
