@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import torch
 
@@ -658,3 +660,39 @@ def test_ddp_two_processes_stay_in_sync(data, tmp_path):
         text = (out / f"sync_stage{stage}.txt").read_text()
         assert "world=2 in_sync=True" in text
     assert (out / "model.safetensors").exists()
+
+
+def test_soft_qabf_matches_the_metric_and_trains_towards_both_sources_edges():
+    """``soft_qabf`` (the ``qabf`` loss term, ours) with the metric's zero padding and a tiny ε equals
+    dspfusion.metrics.qabf on 8-bit images; the training default (replicate padding, ε 1e-3) puts the same fusions
+    first and last; the term is 1 − Q̃abf, differentiable, and off unless weighted."""
+    from dspfusion.metrics.qabf import qabf
+    from dspfusion.training.losses import FusionLossWeights, soft_qabf
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:48, 0:64]
+    ir = np.clip(60 + 120 * ((xx - 30) ** 2 + (yy - 20) ** 2 < 150) + rng.normal(0, 4, xx.shape), 0, 255).round()
+    vi = np.clip(100 + 60 * np.sin(xx / 3.0) * (yy > 24) + rng.normal(0, 4, xx.shape), 0, 255).round()
+    fusions = {"max": np.maximum(ir, vi), "mean": ((ir + vi) / 2).round(), "ir": ir,
+               "blurred max": cv2.GaussianBlur(np.maximum(ir, vi), (0, 0), 1.5)}
+
+    def t(x):
+        return torch.tensor(x / 255.0, dtype=torch.float64)[None, None]
+
+    metric = {k: qabf(f, ir, vi) for k, f in fusions.items()}
+    for k, f in fusions.items():
+        exact = float(soft_qabf(t(f), t(ir), t(vi), eps=1e-7, padding="zeros"))
+        assert exact == pytest.approx(metric[k], abs=2e-3), k
+    smooth = {k: float(soft_qabf(t(f), t(ir), t(vi))) for k, f in fusions.items()}
+    for ranking in (metric, smooth):  # the border weighs less without zero padding, so only the ends are compared
+        assert max(ranking, key=ranking.get) == "max" and min(ranking, key=ranking.get) == "blurred max"
+    with pytest.raises(ValueError, match="padding"):
+        soft_qabf(t(ir), t(ir), t(vi), padding="reflect")
+
+    rgb = lambda x: t(x).float().expand(-1, 3, -1, -1)  # noqa: E731
+    fused = rgb(fusions["mean"]).clone().requires_grad_(True)
+    assert "qabf" not in fusion_loss(fused, rgb(ir), rgb(vi))[1]
+    total, terms = fusion_loss(fused, rgb(ir), rgb(vi), FusionLossWeights(qabf=2.0))
+    assert terms["qabf"] == pytest.approx(2.0 * (1 - smooth["mean"]), abs=1e-4)
+    total.backward()
+    assert torch.isfinite(fused.grad).all() and fused.grad.abs().sum() > 0

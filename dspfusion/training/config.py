@@ -67,7 +67,7 @@ class TrainConfig:
     prior_weight: float = 10.0  # Stage II L1 to the clean semantic prior
     # fusion-loss term weights that differ from the official ones (losses.FusionLossWeights: intensity 15,
     # gradient 10, ssim 2, color 20, consistency 1; and terms of ours, 0 = off: grad_vector, pyramid, undershoot,
-    # undershoot_degraded, undershoot_signed, base; and
+    # undershoot_degraded, undershoot_signed, base, qabf; and
     # pyramid_window, the odd window of the pyramid term's source choice, 1 = per pixel), e.g.
     # {gradient: 25, pyramid: 150, intensity: 5} (the shipped lite14 and lite15b runs); None = the official weights
     loss_weights: dict[str, float] | None = None
