@@ -144,7 +144,9 @@ def test_trained_weights_tiled_match_untiled():
     statistics; the bound is 0.4 grey levels since then (0.3 before; the control lite27c, without the sharpening
     gains, has 0.30 at 3 passes, lite24u 0.08). The step-56,700 weights (lite41, full-resolution MSRS in training):
     0 passes 8.1 / 37 / 0.33; 1 pass 0.84 / 8.0 / 0.36; 2 passes 0.37 / 5.1 / 0.18; 3 passes 0.26 / 3.9 / 0.11; 4
-    passes 0.23 / 3.8 / 0.11; 5 passes 0.22 / 3.8 / 0.11 (0 passes 31 times 3 passes)."""
+    passes 0.23 / 3.8 / 0.11; 5 passes 0.22 / 3.8 / 0.11 (0 passes 31 times 3 passes). The step-58,500 weights (lite45,
+    the differentiable Qabf term): 0 passes 6.1 / 26 / 0.24; 1 pass 1.9 / 8.5 / 0.13; 2 passes 0.60 / 5.2 / 0.18; 3
+    passes 0.32 / 4.4 / 0.11; 4 passes 0.27 / 4.2 / 0.08; 5 passes 0.25 / 4.3 / 0.09 (0 passes 19 times 3 passes)."""
     from dspfusion.checkpoint import load_model
     from dspfusion.example import make_example_pair
     from dspfusion.inference import prepare_pair
