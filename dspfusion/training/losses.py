@@ -44,7 +44,8 @@ Y = 0.299R + 0.587G + 0.114B:
   (dspfusion/metrics/qabf.py: Sobel strength g and plain-atan orientation α, the Xydeas-Petrovic sigmoids of the
   strength ratio and the orientation difference, weighted by the clean sources' strengths), per sample then
   averaged. The smoothing: the strength ratio is (min + ε)/(max + ε), the fused strength sqrt(sx² + sy² + ε²), and
-  |sx| < ε is replaced by ε (keeping its sign) in α, ε = 1e-3 on [0, 1] luma. The pyramid and gradient terms ask
+  α = π/2 where |sx| < ε (the metric's rule for sx = 0), ε = 1e-3 on [0, 1] luma; replicate padding, where the
+  metric zero-pads (its image border is a strong edge of every image). The pyramid and gradient terms ask
   for every edge of the brighter-edged source; Qabf instead weighs each source's edges by their strength and
   punishes a fused edge that is stronger or turned as well as one that is weaker, so where a degraded input's edge
   cannot be restored it prefers the other source's edge to a partial mix. It trains towards the metric that the
