@@ -69,6 +69,9 @@ import kornia
 import torch
 import torch.nn.functional as F
 
+# the Qabf metric's Sobel kernels and sigmoid constants: the loss term follows them, not a copy
+from ..metrics.qabf import _DA, _DG, _H1, _H3, _KA, _KG, _TA, _TG
+
 
 def luma(x: torch.Tensor) -> torch.Tensor:
     """RGB ``[B,3,H,W]`` → Y ``[B,1,H,W]`` (BT.601 full range)."""
@@ -158,23 +161,18 @@ def pyramid_base_loss(y_f: torch.Tensor, y_ir: torch.Tensor, y_vi: torch.Tensor,
     return _base_term(*_pyramids(y_f, y_ir, y_vi, levels=levels))
 
 
-# Xydeas-Petrovic sigmoid parameters, as dspfusion/metrics/qabf.py
-_QG, _QKG, _QDG, _QA, _QKA, _QDA = 0.9994, -15.0, 0.5, 0.9879, -22.0, 0.8
-
-
-_SOBEL_X = ((1.0, 0.0, -1.0), (2.0, 0.0, -2.0), (1.0, 0.0, -1.0))  # the metric's conv2(·, h3) as a correlation
-_SOBEL_Y = ((-1.0, -2.0, -1.0), (0.0, 0.0, 0.0), (1.0, 2.0, 1.0))  # conv2(·, h1)
-
-
-def _strength_orientation(y: torch.Tensor, eps: float, padding: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """``[B,1,H,W]`` → the metric's Sobel strength, as sqrt(sx² + sy² + ε²), and orientation atan(sy / sx), π/2
-    where |sx| < ε (the metric: where sx == 0)."""
-    k = y.new_tensor([_SOBEL_X, _SOBEL_Y]).unsqueeze(1)  # [2,1,3,3]
+def _metric_sobel(y: torch.Tensor, padding: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[B,1,H,W]`` → the Qabf metric's Sobel responses (sx, sy): its ``conv2`` kernels as flipped correlations."""
+    k = torch.stack([torch.from_numpy(h).flip(0, 1) for h in (_H3, _H1)]).to(y).unsqueeze(1)  # [2,1,3,3]
     s = F.conv2d(F.pad(y, (1, 1, 1, 1), mode="constant" if padding == "zeros" else "replicate"), k)
-    sx, sy = s[:, :1], s[:, 1:]
+    return s[:, :1], s[:, 1:]
+
+
+def _metric_orientation(sx: torch.Tensor, sy: torch.Tensor, eps: float) -> torch.Tensor:
+    """atan(sy / sx), π/2 where |sx| < ε (the metric: where sx == 0)."""
     small = sx.abs() < eps
     angle = torch.atan(sy / torch.where(small, torch.ones_like(sx), sx))
-    return torch.sqrt(sx * sx + sy * sy + eps * eps), torch.where(small, torch.full_like(angle, math.pi / 2), angle)
+    return torch.where(small, torch.full_like(angle, math.pi / 2), angle)
 
 
 def soft_qabf(y_f: torch.Tensor, y_a: torch.Tensor, y_b: torch.Tensor, eps: float = 1e-3,
@@ -187,16 +185,18 @@ def soft_qabf(y_f: torch.Tensor, y_a: torch.Tensor, y_b: torch.Tensor, eps: floa
     for training) leaves the border out of it."""
     if padding not in ("zeros", "replicate"):
         raise ValueError(f"padding must be 'zeros' or 'replicate', got {padding!r}")
-    g_f, a_f = _strength_orientation(y_f, eps, padding)
+    sx, sy = _metric_sobel(y_f, padding)
+    g_f, a_f = torch.sqrt(sx * sx + sy * sy + eps * eps), _metric_orientation(sx, sy, eps)
     num = y_f.new_zeros(y_f.shape[0])
     den = y_f.new_zeros(y_f.shape[0])
     for y_x in (y_a, y_b):
-        with torch.no_grad():
-            g_x, a_x = _strength_orientation(y_x, eps, padding)
-            g_x = torch.sqrt((g_x * g_x - eps * eps).clamp_min(0))  # the sources' plain strengths (the weights)
+        with torch.no_grad():  # the sources: plain strengths (the weights) and orientations
+            sx, sy = _metric_sobel(y_x, padding)
+            g_x, a_x = torch.sqrt(sx * sx + sy * sy), _metric_orientation(sx, sy, eps)
         ratio = (torch.minimum(g_x, g_f) + eps) / (torch.maximum(g_x, g_f) + eps)
         orient = 1.0 - (a_x - a_f).abs() / (math.pi / 2)
-        q = _QG / (1 + torch.exp(_QKG * (ratio - _QDG))) * _QA / (1 + torch.exp(_QKA * (orient - _QDA)))
+        q = (_TG / (1 + torch.exp(_KG * (ratio - _DG)))
+             * _TA / (1 + torch.exp(_KA * (orient - _DA))))
         num = num + (q * g_x).flatten(1).sum(1)
         den = den + g_x.flatten(1).sum(1)
     return num / den.clamp_min(1e-12)
