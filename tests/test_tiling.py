@@ -146,7 +146,10 @@ def test_trained_weights_tiled_match_untiled():
     0 passes 8.1 / 37 / 0.33; 1 pass 0.84 / 8.0 / 0.36; 2 passes 0.37 / 5.1 / 0.18; 3 passes 0.26 / 3.9 / 0.11; 4
     passes 0.23 / 3.8 / 0.11; 5 passes 0.22 / 3.8 / 0.11 (0 passes 31 times 3 passes). The step-58,500 weights (lite45,
     the differentiable Qabf term): 0 passes 6.1 / 26 / 0.24; 1 pass 1.9 / 8.5 / 0.13; 2 passes 0.60 / 5.2 / 0.18; 3
-    passes 0.32 / 4.4 / 0.11; 4 passes 0.27 / 4.2 / 0.08; 5 passes 0.25 / 4.3 / 0.09 (0 passes 19 times 3 passes)."""
+    passes 0.32 / 4.4 / 0.11; 4 passes 0.27 / 4.2 / 0.08; 5 passes 0.25 / 4.3 / 0.09 (0 passes 19 times 3 passes). The
+    step-60,300 weights (lite48, the Qabf term weighted 100): 0 passes 6.5 / 29 / 0.45; 1 pass 1.2 / 8.6 / 0.35; 2 passes
+    0.32 / 6.9 / 0.20; 3 passes 0.23 / 5.7 / 0.16; 4 passes 0.22 / 5.8 / 0.16; 5 passes 0.22 / 5.8 / 0.16 (0 passes 28
+    times 3 passes)."""
     from dspfusion.checkpoint import load_model
     from dspfusion.example import make_example_pair
     from dspfusion.inference import prepare_pair
