@@ -4,8 +4,11 @@
 
 Writes docs/training/<name>_log.csv, <name>_val.csv, <name>_loss.png and replaces the section between
 ``<!-- BEGIN training:<name> -->`` and ``<!-- END training:<name> -->`` in whichever of docs/TRAINING.md,
-docs/EXPERIMENTS.md and docs/TRAINING_REPORTS.md holds them (the first that does); a run without a section yet gets
-one appended to docs/TRAINING_REPORTS.md.
+docs/EXPERIMENTS.md and docs/TRAINING_REPORTS.md holds them (the first that does). A run without a section yet gets
+a new one in docs/TRAINING_REPORTS.md, which is ordered newest first: headed ``## `<name>` (<title>)`` (``--title``)
+and placed before the first existing ``## `` section, so right after the file's introduction.
+
+    python benchmarks/training_report.py runs/lite50 --name lite50 --title "the shipped lite48 continued; not shipped"
 """
 from __future__ import annotations
 
@@ -33,6 +36,22 @@ def report_doc(docs: Path, begin: str, end: str) -> Path:
     return docs / DOCS[-1]
 
 
+def place_section(text: str, name: str, body: str, title: str = "") -> str:
+    """``text`` with the report ``body`` of run ``name`` in place of its marked section, or, when the markers are
+    absent, as a new ``## `` section before the first existing one (the newest-first order of TRAINING_REPORTS.md;
+    at the end when the text has none)."""
+    b, e = f"<!-- BEGIN training:{name} -->", f"<!-- END training:{name} -->"
+    if b in text and e in text:
+        return text[: text.index(b)] + body + text[text.index(e) + len(e):]
+    heading = f"## `{name}`" + (f" ({title})" if title else "")
+    section = f"{heading}\n\n{body}\n"
+    lines = text.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.startswith("## "):
+            return "".join(lines[:i]) + section + "\n" + "".join(lines[i:])
+    return text.rstrip() + "\n\n" + section
+
+
 def read(path: Path) -> list[dict]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
@@ -52,6 +71,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run", type=Path)
     ap.add_argument("--name", default="lite")
+    ap.add_argument("--title", default="", help="what the run is, for the heading of a new section "
+                    "(ignored when the run's section exists)")
     args = ap.parse_args()
     out = REPO / "docs" / "training"
     out.mkdir(parents=True, exist_ok=True)
@@ -112,11 +133,9 @@ def main() -> None:
     b, e = f"<!-- BEGIN training:{args.name} -->", f"<!-- END training:{args.name} -->"
     doc = report_doc(REPO / "docs", b, e)
     text = doc.read_text() if doc.exists() else "# Training reports\n"
-    if b in text and e in text:
-        text = text[: text.index(b)] + body + text[text.index(e) + len(e):]
-    else:
-        text = text.rstrip() + "\n\n" + body + "\n"
-    doc.write_text(text)
+    tmp = doc.with_name(doc.name + ".tmp")  # write beside, then rename: an interrupted run leaves the doc whole
+    tmp.write_text(place_section(text, args.name, body, args.title))
+    tmp.replace(doc)
     print(f"updated {doc}")
 
 

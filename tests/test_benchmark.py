@@ -711,6 +711,24 @@ def test_training_report_finds_a_runs_markers_in_any_training_doc(tmp_path):
         assert len(holders) == 1, (name, holders)
 
 
+def test_training_report_places_a_new_run_first():
+    """benchmarks/training_report.py: an existing section is replaced in place (the text around it kept), and a new
+    run's section goes before the first ``## `` section (TRAINING_REPORTS.md is newest first), headed with its name
+    and title; a text without sections gets it at the end."""
+    mod = _benchmark_script("training_report")
+    intro = "# Training reports\n\nIntro.\n\n"
+    old = "## `a` (old run)\n\n<!-- BEGIN training:a -->\nold\n<!-- END training:a -->\n"
+    text = intro + old
+    body_a = "<!-- BEGIN training:a -->\nnew\n<!-- END training:a -->"
+    assert mod.place_section(text, "a", body_a) == intro + old.replace("\nold\n", "\nnew\n")
+    body_b = "<!-- BEGIN training:b -->\nreport\n<!-- END training:b -->"
+    placed = mod.place_section(text, "b", body_b, "a test run")
+    assert placed == intro + "## `b` (a test run)\n\n" + body_b + "\n\n" + old
+    assert placed.index("training:b") < placed.index("training:a")
+    assert mod.place_section(placed, "b", body_b.replace("report", "again")).count("training:b -->") == 2
+    assert mod.place_section("# Reports\n", "b", body_b) == "# Reports\n\n## `b`\n\n" + body_b + "\n"
+
+
 def test_paired_differences_bootstrap_verdicts(tmp_path):
     """benchmarks/paired_differences.py: the paired difference favours the candidate when positive (sign flipped for
     lower-is-better metrics), its bootstrap interval decides above / below / unresolved, best:<suffix> picks the
