@@ -467,6 +467,42 @@ def test_qabf_terms_reads_degraded_conditions_against_the_clean_sources(tmp_path
         mod.main(args + ["--conditions", "vi_Blur", "--out", str(out)])
 
 
+def test_source_copy_scores_each_input_as_the_fused_image(tmp_path):
+    """benchmarks/source_copy.py: each degraded input the run wrote is scored as the fused image against the clean
+    sources (the same value as dspfusion.metrics.evaluate gives directly), beside the summary's methods; a copy is
+    counted above every method only where it beats all of them; a method missing from the summary is refused."""
+    import cv2
+
+    from dspfusion.metrics import evaluate
+
+    mod = _benchmark_script("source_copy")
+    data = _dataset(tmp_path / "data")
+    cfg = _write_yaml(tmp_path / "cfg.yaml", _config(tmp_path, conditions=["vi_Blur"]))
+    run = tmp_path / "out"
+    for stem in ("00", "01"):  # a VI-only condition: the IR input is the clean IR, the VI input is blurred
+        ir, vi = read_image(data / "ir" / f"{stem}.png"), read_image(data / "vi" / f"{stem}.png")
+        write_image(run / "inputs" / "toy" / "vi_Blur" / "ir" / f"{stem}.png", ir)
+        write_image(run / "inputs" / "toy" / "vi_Blur" / "vi" / f"{stem}.png", cv2.GaussianBlur(vi, (0, 0), 3))
+    (run / "summary.csv").write_text("dataset,condition,method,metric,mean,std,n\n"
+                                     "toy,vi_Blur,weak,Qabf,0.1,0,2\ntoy,vi_Blur,strong,Qabf,0.999,0,2\n")
+    out = tmp_path / "copy.md"
+    args = ["--config", str(cfg), "--run", str(run), "--metrics", "Qabf", "--jobs", "1", "--out", str(out)]
+    mod.main(args + ["--methods", "weak"])
+    rows = {r["row"]: float(r["mean"]) for r in _rows(out.with_suffix(".csv"))}
+    expect = []
+    for stem in ("00", "01"):
+        ir, vi = read_image(data / "ir" / f"{stem}.png"), read_image(data / "vi" / f"{stem}.png")
+        expect.append(evaluate(ir, ir, vi, metrics=["Qabf"], ref_ir=ir, ref_vi=vi)["Qabf"])
+    assert rows["IR input (copied)"] == pytest.approx(np.mean(expect), abs=1e-6)
+    assert rows["VI input (copied)"] < rows["IR input (copied)"] and rows["weak"] == 0.1
+    text = out.read_text()
+    assert "* IR input (copied) above every method listed (weak) in 1 of 1 conditions: vi_Blur" in text
+    mod.main(args + ["--methods", "weak", "strong"])
+    assert "* IR input (copied) above every method listed (weak, strong) in 0 of 1 conditions" in out.read_text()
+    with pytest.raises(SystemExit, match="no method absent"):
+        mod.main(args + ["--methods", "absent"])
+
+
 def test_tone_curves_reports_what_each_curve_does(tmp_path):
     """benchmarks/tone_curves.py: with the IR curve set to x → 2x (gain segment only) and the VI curve left at the
     identity, the IR contrast and mean double and the VI statistics are unchanged; a model without curves is refused
