@@ -30,6 +30,8 @@ PRODUCERS = {
     "degraded_paired_qabf": "python benchmarks/paired_differences.py runs/benchmarks/degraded/per_image.csv "
                             "--candidate DSPFusion-lite --against lite-noprior best:+enh --metric Qabf "
                             "--out benchmarks/results/degraded_paired_qabf.md",
+    "source_copy": "python benchmarks/source_copy.py --methods DSPFusion-lite lite-noprior GFF+enh Laplacian+enh "
+                   "max+enh max --metrics Qabf VIF MI --out benchmarks/results/source_copy.md",
 }
 
 

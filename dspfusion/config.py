@@ -69,6 +69,9 @@ class FusionNetConfig:
     # Ours: per-pixel weights on the fine detail band of IR and of VI beside the residuals (models/fusion_net.py);
     # False = official.
     band_mix: bool = False
+    # Ours: the IR residual of ir_mix replaces the VI's luma only, keeping its chroma (models/fusion_net.py); no
+    # parameters. False = the RGB residual of lite <= lite50.
+    mix_luma: bool = False
     # Ours: segments of a per-image tone curve for each source, predicted from its DPEN prior (models/fusion_net.py);
     # 0 = none (official).
     tone_curve: int = 0

@@ -103,6 +103,39 @@ def test_ir_mix_starts_as_the_model_without_it():
         assert torch.allclose(zb - za, ir - vi, atol=1e-3)
 
 
+def test_mix_luma_replaces_the_visible_luma_and_keeps_its_chroma():
+    """``mix_luma``: with β = 1 everywhere the IR residual moves the output by IR − Y(VI) on every channel (before the
+    squashing), so the luma becomes IR's and the chroma differences stay the VI's; with a grey VI it is the RGB
+    residual exactly; it adds no parameters, and the training continuation accepts it from weights without it."""
+    from dspfusion.training.losses import luma
+    from dspfusion.training.trainer import _config_from_init
+
+    torch.manual_seed(0)
+    lite = get_preset("lite")
+    lite = lite.replace(fusion=replace(lite.fusion, band_mix=False, detail_channels=0))
+    rgb = build_model(lite).eval()
+    cfg = lite.replace(fusion=replace(lite.fusion, mix_luma=True))
+    lum = build_model(cfg).eval()
+    assert lum.load_state_dict(rgb.state_dict()) is not None  # same tensors, strict
+    ir, vi = torch.rand(1, 1, 32, 48).expand(1, 3, 32, 48), torch.rand(1, 3, 32, 48)
+    with torch.no_grad():
+        pri = rgb.compute_priors(ir, vi)
+        base = torch.atanh(rgb.fuse_with_priors(ir, vi, pri) * 2 - 1)
+        assert torch.equal(base, torch.atanh(lum.fuse_with_priors(ir, vi, pri) * 2 - 1))  # β = 0: the same
+        rgb.fusion.mix.bias.fill_(1.0)
+        lum.fusion.mix.bias.fill_(1.0)
+        z = torch.atanh(lum.fuse_with_priors(ir, vi, pri) * 2 - 1)
+        assert torch.allclose(z - base, (ir - luma(vi)).expand_as(z), atol=1e-3)
+        assert torch.allclose(luma(z) - luma(base), ir[:, :1] - luma(vi), atol=1e-3)
+        assert torch.allclose(z - luma(z), base - luma(base), atol=1e-3)  # chroma differences kept
+        zr = torch.atanh(rgb.fuse_with_priors(ir, vi, pri) * 2 - 1)
+        assert not torch.allclose(zr, z, atol=1e-2)
+        grey = luma(vi).expand(1, 3, 32, 48)
+        pg = rgb.compute_priors(ir, grey)
+        assert torch.allclose(rgb.fuse_with_priors(ir, grey, pg), lum.fuse_with_priors(ir, grey, pg), atol=1e-6)
+    assert _config_from_init(lite, cfg) == cfg and _config_from_init(cfg, lite) == lite
+
+
 def test_tone_curve_starts_as_the_model_without_it():
     """The tone curves' last layers start at zero: weights without them give the same output. With only the gain
     segment's coefficient c₁ set (bias 1), the curve is x + relu(x) = 2x on [0, 1]; set c₀ (bias 0.25) and it adds

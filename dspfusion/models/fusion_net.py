@@ -38,6 +38,15 @@ length): it helps most where VI is noisy (RoadScene50 ``vi_RN`` Qabf 0.345 → 0
 on clean pairs the IR term rose on RoadScene50 and TNO25 only, and stayed far below the pyramid's
 (0.51 vs 0.68 on RoadScene50) until the pyramid detail loss of ``training/losses.py`` (``lite14``: 0.62).
 
+``mix_luma`` (ours, off by default; no parameters) makes that IR residual replace the VI's luma only:
+``z = head(x) + VI + β ⊙ (IR − Y(VI))``, Y = 0.299R + 0.587G + 0.114B broadcast over the three channels, so at
+β = 1 the output's luma is IR's and its chroma (R − Y, B − Y) the VI's, as the classical baselines fuse on the luma
+and put the chroma back. Why: with the RGB residual, β → 1 also greys the colour, which the colour loss resists;
+under RoadScene50 vi_Blur the trained network kept less of the IR edges than GFF+enh (Qabf's IR term 0.905 against
+0.929 on 10 pairs, benchmarks/qabf_terms.py), although copying the IR input outscores every method there
+(benchmarks/results/source_copy.md). For a grey VI (three equal channels) Y(VI) = VI and nothing changes. The
+tone-curved, sharpened VI is the one mixed; the coefficients sum to 1, so the same holds on any affine scale.
+
 ``band_mix`` (ours, off by default) adds per-pixel weights on each source's fine detail band::
 
     z = head(x) + VI + β ⊙ (IR − VI) + γ_ir ⊙ hp(IR) + γ_vi ⊙ hp(VI)
@@ -289,13 +298,17 @@ class FusionNet(nn.Module):
         x = self.refinement(x, s[0])
         z = F.pixel_shuffle(self.head(x), r) + vi
         if self.mix is not None:
-            z = z + F.pixel_shuffle(self.mix(x), r) * (ir - vi)
+            target = vi.mul(_LUMA.to(vi)).sum(1, keepdim=True) if self.cfg.mix_luma else vi
+            z = z + F.pixel_shuffle(self.mix(x), r) * (ir - target)
         if self.band is not None:
             g = F.pixel_shuffle(self.band(x), r)
             z = z + g[:, :1] * self.high_pass(ir) + g[:, 1:] * self.high_pass(vi)
         if self.detail is not None:
             z = self.detail(z, F.pixel_shuffle(x, r), ir, vi)
         return (torch.tanh(z) + 1) / 2
+
+
+_LUMA = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)  # BT.601, as the fusion losses and the baselines' YCrCb
 
 
 def _curve_mlp(deg_dim: int, knots: int) -> nn.Sequential:

@@ -272,7 +272,8 @@ def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig) -> 
     Three kinds of difference are allowed: the init's probe layout (refit post hoc: probe_hidden/probe_tile) is
     kept; a detail head, detail-head blocks, the IR mixing weight, the band mixing weights, the tone curves, the
     destriping gate or the VI sharpening gains the init lacks are added (they start as zero output / identity, so
-    the init's behaviour is unchanged); and the fusion network may have more Restormer blocks per level
+    the init's behaviour is unchanged), and the ``mix_luma`` switch (no parameters) may differ, which changes the
+    output wherever the init's IR mixing weight is not zero; and the fusion network may have more Restormer blocks per level
     (``num_blocks``, ``num_refinement_blocks``; appended after the init's, starting as the identity:
     :func:`_grown_blocks`)."""
     init_f, model_f = init_cfg.fusion, model_cfg.fusion
@@ -288,6 +289,8 @@ def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig) -> 
         init_f = dc_replace(init_f, ir_mix=True)
     if model_f.band_mix and not init_f.band_mix:
         init_f = dc_replace(init_f, band_mix=True)
+    if model_f.mix_luma != init_f.mix_luma:  # a switch without parameters: the weights load either way
+        init_f = dc_replace(init_f, mix_luma=model_f.mix_luma)
     if model_f.tone_curve and not init_f.tone_curve:
         init_f = dc_replace(init_f, tone_curve=model_f.tone_curve)
     if model_f.destripe and not init_f.destripe:
