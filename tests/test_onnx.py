@@ -206,3 +206,19 @@ def test_sharpen_exports(tmp_path):
         torch.nn.init.normal_(model.fusion.sharpen_gain[-1].weight, std=0.05)
         model.fusion.sharpen_gain[-1].bias.copy_(torch.tensor([0.8, 0.5, 0.3]))
     assert _onnx_max_diff(model, tmp_path / "sharpen.onnx") < TOL
+
+
+def test_mix_luma_exports(tmp_path):
+    """A model whose IR residual replaces the visible luma only (``mix_luma``) exports, and onnxruntime reproduces it
+    at a size other than the traced one, with the IR mixing weight made non-zero."""
+    from dataclasses import replace
+
+    from dspfusion.config import get_preset
+
+    torch.manual_seed(0)
+    cfg = get_preset("tiny-official")
+    model = build_model(cfg.replace(fusion=replace(cfg.fusion, ir_mix=True, mix_luma=True))).eval()
+    with torch.no_grad():
+        torch.nn.init.normal_(model.fusion.mix.weight, std=0.05)
+        model.fusion.mix.bias.fill_(0.7)
+    assert _onnx_max_diff(model, tmp_path / "mix_luma.onnx") < TOL
