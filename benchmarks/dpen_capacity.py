@@ -5,7 +5,7 @@ for fusion and contrast, not for classification. This script asks what the DPEN 
 trained for nothing but classification, for several sizes, to tell how much of the probe's gap to the 95 % target
 (issue 5) is the encoder's size:
 
-1. **train** — for each ``--variant NAME=EMBED,BLOCKS,STEM`` (the DPEN's ``embed_dim``, ``num_blocks`` and
+1. **train** — for each ``--variant NAME=EMBED,BLOCKS,STEM[,OUT]`` (the DPEN's ``embed_dim``, ``num_blocks`` and
    ``stem_dim``; the ``lite`` preset's DPEN is 16,2,24, the paper's 32,4,48), a fresh DPEN and linear probe
    (the modules the model uses) trained from scratch with the class-balanced cross-entropy of both modalities on
    96-pixel crops drawn exactly like Stage I's (``SyntheticPairDataset`` over ../shared/data/train without
@@ -55,20 +55,32 @@ TRAIN_ROOTS = [SHARED / "train" / n for n in ("msrs1083", "roadscene171", "llvip
 PROPORTIONS = {"clean": 0.0, "vi": 0.25, "ir": 1 / 7, "both": 1 - 0.25 - 1 / 7}
 
 
-def parse_variant(text: str) -> tuple[str, tuple[int, int, int]]:
+def parse_variant(text: str) -> tuple[str, tuple[int, ...]]:
+    """``NAME=EMBED,BLOCKS,STEM[,OUT]`` → (name, (embed, blocks, stem, out)); OUT (the prior's channels, the
+    model's ``deg_dim``) defaults to 4 × EMBED, as ``make_config`` ties them."""
     try:
         name, spec = text.split("=")
-        embed, blocks, stem = (int(v) for v in spec.split(","))
+        values = [int(v) for v in spec.split(",")]
+        if len(values) not in (3, 4):
+            raise ValueError
     except ValueError:
-        raise SystemExit(f"--variant {text!r}: expected NAME=EMBED,BLOCKS,STEM, e.g. lite=16,2,24") from None
-    return name, (embed, blocks, stem)
+        raise SystemExit(f"--variant {text!r}: expected NAME=EMBED,BLOCKS,STEM[,OUT], e.g. lite=16,2,24 or "
+                         "paper64=32,4,48,64") from None
+    embed, blocks, stem = values[:3]
+    return name, (embed, blocks, stem, values[3] if len(values) == 4 else 4 * embed)
 
 
-def build(embed: int, blocks: int, stem: int, tile: int):
-    """A lite-like model whose DPEN has the given size; only its DPEN and probe are used here."""
+def build(embed: int, blocks: int, stem: int, tile: int, out: int | None = None):
+    """A lite-like model whose DPEN has the given size (``out``: its prior's channels, default 4 × embed); only its
+    DPEN and probe are used here."""
+    from dataclasses import replace
+
     cfg = make_config(dim=8, num_blocks=(1, 1, 1, 1), num_refinement_blocks=1, sem_embed=8, sem_blocks=1, sem_stem=8,
                       deg_embed=embed, deg_blocks=blocks, deg_stem=stem, denoiser_blocks=1, stem_stride=2,
                       with_probe=True)
+    if out is not None and out != cfg.degradation.out_dim:
+        cfg = cfg.replace(degradation=replace(cfg.degradation, out_dim=out), fusion=replace(cfg.fusion, deg_dim=out),
+                          denoiser=replace(cfg.denoiser, cond_dim=cfg.semantic.out_dim + 2 * out))
     return build_model(cfg.replace(probe_tile=tile))
 
 
@@ -115,7 +127,7 @@ def train_variant(model, steps: int, batch: int, lr: float, seed: int, workers: 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--variant", nargs="+", default=["lite=16,2,24", "paper=32,4,48"],
+    ap.add_argument("--variant", nargs="+", default=["lite=16,2,24", "paper=32,4,48"],  # NAME=EMBED,BLOCKS,STEM[,OUT]
                     help="NAME=EMBED,BLOCKS,STEM of each DPEN to train (default: lite and paper sizes)")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=32, help="pairs per step (as many VI and IR crops)")
@@ -147,9 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"loading held-out pairs ({args.max_eval_pairs} per folder)...", flush=True)
     eval_sources = load_sources(DEFAULT_EVAL, args.max_eval_pairs)
     rows, per_class = [], {}
-    for name, (embed, blocks, stem) in variants:
+    for name, (embed, blocks, stem, out) in variants:
         torch.manual_seed(args.seed)  # the same initial weights for the same size, whatever ran before
-        model = build(embed, blocks, stem, tile=96)
+        model = build(embed, blocks, stem, tile=96, out=out)
         n_params = count_parameters(model.degradation)
         if args.init is not None:
             from dspfusion.checkpoint import load_parts, read_metadata
@@ -158,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             load_parts(model, args.init, "degradation", label="--init", hint="pick a --variant of the same size")
             meta = read_metadata(args.init)
             print(f"{name}: DPEN initialised from {args.init} (step {meta.get('step', meta.get('steps'))})", flush=True)
-        print(f"{name}: DPEN embed {embed}, blocks {blocks}, stem {stem}: {n_params:,} parameters", flush=True)
+        print(f"{name}: DPEN embed {embed}, blocks {blocks}, stem {stem}, out {out}: {n_params:,} parameters", flush=True)
         train_s = train_variant(model, args.steps, args.batch, args.lr, args.seed, args.workers, args.log_every,
                                 args.train_roots, repeat)
         t0 = time.time()
@@ -171,9 +183,9 @@ def main(argv: list[str] | None = None) -> int:
             p = predict(model.probe, fs, m)
             per_class[name][m] = {c: float((p[y == k] == k).mean()) for k, c in enumerate(classes) if (y == k).any()}
         if args.save_dir is not None:
-            save_dpen(model, args.save_dir / f"{name}.safetensors", {"embed": embed, "blocks": blocks, "stem": stem,
+            save_dpen(model, args.save_dir / f"{name}.safetensors", {"embed": embed, "blocks": blocks, "stem": stem, "out": out,
                       "steps": args.steps, "init": str(args.init or ""), "vi_acc": acc["vi"], "ir_acc": acc["ir"]})
-        rows.append({"variant": name, "init": args.init.name if args.init else "", "embed": embed, "blocks": blocks, "stem": stem, "dpen_params": n_params,
+        rows.append({"variant": name, "init": args.init.name if args.init else "", "embed": embed, "blocks": blocks, "stem": stem, "out": out, "dpen_params": n_params,
                      "steps": args.steps, "batch": args.batch, "train_min": round(train_s / 60, 1),
                      "vi_acc": round(acc["vi"], 4), "ir_acc": round(acc["ir"], 4),
                      "vi_n": len(fs.y["vi"]), "ir_n": len(fs.y["ir"]), "eval_s": round(time.time() - t0)})
@@ -211,10 +223,10 @@ def write_results(args: argparse.Namespace, argv: list[str] | None, rows: list[d
           f"{' (repeats ' + ' '.join(args.root_repeat) + ')' if args.root_repeat else ''}, AdamW lr {args.lr}, seed {args.seed}. Held out: fit_probe.py's protocol on {args.max_eval_pairs} "
           "pairs per folder of msrs30, msrs91, tno42, roadscene50 (whole images, mean type vector of 96-px tiles). "
           f"Machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, {args.threads} thread(s).", "",
-          "| variant | DPEN embed / blocks / stem | initialised from | DPEN parameters | train min | held-out VI | "
+          "| variant | DPEN embed / blocks / stem / out | initialised from | DPEN parameters | train min | held-out VI | "
           "held-out IR |",
           "|---|---|---|---:|---:|---:|---:|"]
-    md += [f"| {r['variant']} | {r['embed']} / {r['blocks']} / {r['stem']} | {r['init'] or 'scratch'} | {r['dpen_params']:,} | {r['train_min']} | "
+    md += [f"| {r['variant']} | {r['embed']} / {r['blocks']} / {r['stem']} / {r['out']} | {r['init'] or 'scratch'} | {r['dpen_params']:,} | {r['train_min']} | "
            f"{r['vi_acc']:.1%} ({r['vi_n']}) | {r['ir_acc']:.1%} ({r['ir_n']}) |" for r in rows]
     md += ["", "Held-out recall per class:", "",
            "| variant | " + " | ".join(f"VI {c}" for c in VI_CLASSES) + " | " + " | ".join(f"IR {c}" for c in IR_CLASSES) + " |",

@@ -587,6 +587,39 @@ def test_continue_adds_detail_blocks_ir_mix_band_mix_and_tone_curve(data, tmp_pa
     assert model.fusion.curve_ir[-1].weight.abs().sum() > 0 and model.fusion.curve_vi[-1].weight.abs().sum() > 0
 
 
+def test_continue_with_a_dpen_of_another_size_from_dpen_init(data, tmp_path):
+    """init_from weights whose DPEN is smaller than the model's, with dpen_init holding a DPEN (and probe) of the
+    model's size and the same prior channels: every other tensor comes from init_from, DPEN and probe from the
+    dpen_init file. Without dpen_init the size difference is refused, naming dpen_init."""
+    from dataclasses import replace
+
+    from safetensors.torch import save_file
+
+    from dspfusion.config import get_preset
+    from dspfusion.models import build_model
+
+    base = get_preset("tiny-official").replace(with_probe=True)
+    bigger = base.replace(degradation=replace(base.degradation, embed_dim=2 * base.degradation.embed_dim,
+                                              num_blocks=base.degradation.num_blocks + 1))
+    assert bigger.degradation.out_dim == base.fusion.deg_dim == get_preset("tiny-official").fusion.deg_dim
+    torch.manual_seed(2)
+    donor = build_model(bigger)
+    file = tmp_path / "dpen.safetensors"
+    save_file({k: v.contiguous() for k, v in donor.state_dict().items() if k.startswith(("degradation.", "probe."))},
+              str(file))
+    t, init = _grown_trainer(data, tmp_path / "swap", base, bigger, seed=7, init_step=4, stage1_iters=1,
+                             stage2_iters=0, dpen_init=str(file), freeze_dpen=True)
+    assert t.model.config == bigger
+    got, want_init, want_donor = t.model.state_dict(), init.state_dict(), donor.state_dict()
+    for k, v in got.items():
+        ref = want_donor[k] if k.startswith(("degradation.", "probe.")) else want_init[k]
+        assert torch.equal(v, ref), k
+    model, info = load_model(t.run())
+    assert model.config == bigger and info["step"] == 4 + 1
+    with pytest.raises(ValueError, match="dpen_init"):
+        _grown_trainer(data, tmp_path / "refused", base, bigger, seed=7, init_step=4)
+
+
 def test_continue_adds_restormer_blocks_as_the_identity(data, tmp_path):
     """init_from weights with fewer Restormer blocks per level (``num_blocks``, ``num_refinement_blocks``) than
     the model's: the init's blocks are copied, the new ones are appended with zero output projections, so the grown

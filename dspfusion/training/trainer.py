@@ -239,6 +239,10 @@ _GROWN_PREFIXES = (
 )
 
 
+# State-dict prefixes of the parts dpen_init replaces (a DPEN of another size than init_from's, with its probe).
+_DPEN_PREFIXES = ("degradation.", "probe.")
+
+
 def _grown_blocks(init_f: FusionNetConfig, model_f: FusionNetConfig) -> list[str]:
     """State-dict prefixes of the fusion network's Restormer blocks that ``model_f`` has beyond ``init_f``'s
     (``num_blocks`` per level, ``num_refinement_blocks``), e.g. ``fusion.encoders.1.blocks.1.``; empty when the
@@ -266,8 +270,12 @@ def _zero_block_outputs(model: nn.Module, prefixes: list[str]) -> None:
                         p.zero_()
 
 
-def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig) -> DSPFusionConfig | None:
+def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig,
+                      dpen_elsewhere: bool = False) -> DSPFusionConfig | None:
     """The config to build when training ``model_cfg`` from weights of ``init_cfg``, or None if they do not fit.
+
+    ``dpen_elsewhere`` (the run has ``dpen_init``): the DPEN comes from that file, so its size (``degradation``) may
+    differ from the init's; the prior's channels the fusion network reads (``deg_dim``) must still match.
 
     Three kinds of difference are allowed: the init's probe layout (refit post hoc: probe_hidden/probe_tile) is
     kept; a detail head, detail-head blocks, the IR mixing weight, the band mixing weights, the tone curves, the
@@ -276,6 +284,8 @@ def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig) -> 
     output wherever the init's IR mixing weight is not zero; and the fusion network may have more Restormer blocks per level
     (``num_blocks``, ``num_refinement_blocks``; appended after the init's, starting as the identity:
     :func:`_grown_blocks`)."""
+    if dpen_elsewhere:
+        init_cfg = init_cfg.replace(degradation=model_cfg.degradation)
     init_f, model_f = init_cfg.fusion, model_cfg.fusion
     if all(a <= b for a, b in zip(init_f.num_blocks, model_f.num_blocks)) and (
         init_f.num_refinement_blocks <= model_f.num_refinement_blocks
@@ -338,17 +348,23 @@ class Trainer:
             from ..checkpoint import load_model
 
             init, info = load_model(cfg.init_from)
-            fitted = _config_from_init(init.config, model_cfg)
+            fitted = _config_from_init(init.config, model_cfg, dpen_elsewhere=bool(cfg.dpen_init))
             if fitted is None:
-                raise ValueError(f"init_from {cfg.init_from}: its configuration differs from the training model's")
+                raise ValueError(f"init_from {cfg.init_from}: its configuration differs from the training model's"
+                                 + ("" if cfg.dpen_init else " (a DPEN of another size needs dpen_init)"))
             grown_blocks = _grown_blocks(init.config.fusion, fitted.fusion)
             model_cfg = fitted
         self.model = build_model(model_cfg).to(self.d.device)
         if state is not None:
             self._load(ckpt, state)
         elif init is not None:
-            missing, unexpected = self.model.load_state_dict(init.state_dict(), strict=False)
-            grown = _GROWN_PREFIXES + tuple(grown_blocks)
+            init_state = init.state_dict()
+            if cfg.dpen_init:  # DPEN (and probe) tensors of another size come from dpen_init below, not from init_from
+                own = self.model.state_dict()
+                init_state = {k: v for k, v in init_state.items() if not (
+                    k.startswith(_DPEN_PREFIXES) and (k not in own or own[k].shape != v.shape))}
+            missing, unexpected = self.model.load_state_dict(init_state, strict=False)
+            grown = _GROWN_PREFIXES + tuple(grown_blocks) + (_DPEN_PREFIXES if cfg.dpen_init else ())
             if unexpected or any(not k.startswith(grown) for k in missing):
                 raise ValueError(f"init_from {cfg.init_from}: missing {missing}, unexpected {unexpected}")
             _zero_block_outputs(self.model, grown_blocks)
