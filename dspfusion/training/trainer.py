@@ -368,8 +368,12 @@ class Trainer:
             if unexpected or any(not k.startswith(grown) for k in missing):
                 raise ValueError(f"init_from {cfg.init_from}: missing {missing}, unexpected {unexpected}")
             _zero_block_outputs(self.model, grown_blocks)
-            if missing and self.d.main:
-                print(f"init_from: {len(missing)} new tensors (grown parts start as zero output or the identity): {sorted(missing)}")
+            from_dpen = [k for k in missing if cfg.dpen_init and k.startswith(_DPEN_PREFIXES)]
+            new = sorted(set(missing) - set(from_dpen))
+            if new and self.d.main:
+                print(f"init_from: {len(new)} new tensors (grown parts start as zero output or the identity): {new}")
+            if from_dpen and self.d.main:
+                print(f"init_from: {len(from_dpen)} DPEN / probe tensors of another size, taken from dpen_init")
             self.init_step = int(info.get("step") or 0)
             if self.d.main:
                 print(f"initialised from {cfg.init_from} (step {info['step']})")
