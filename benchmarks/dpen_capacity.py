@@ -127,8 +127,9 @@ def train_variant(model, steps: int, batch: int, lr: float, seed: int, workers: 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--variant", nargs="+", default=["lite=16,2,24", "paper=32,4,48"],  # NAME=EMBED,BLOCKS,STEM[,OUT]
-                    help="NAME=EMBED,BLOCKS,STEM of each DPEN to train (default: lite and paper sizes)")
+    ap.add_argument("--variant", nargs="+", default=["lite=16,2,24", "paper=32,4,48"],
+                    help="NAME=EMBED,BLOCKS,STEM[,OUT] of each DPEN to train, OUT its prior's channels (default "
+                    "4 x EMBED; the lite model reads 64) (default: lite and paper sizes)")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=32, help="pairs per step (as many VI and IR crops)")
     ap.add_argument("--lr", type=float, default=2e-3)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import shlex
 import sys
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from dspfusion.benchmark.config import load_config
-from dspfusion.benchmark.inputs import list_pairs, load_clean
+from dspfusion.benchmark.inputs import Pair, list_pairs, load_clean
 from dspfusion.io import read_image, write_text_atomic
 from dspfusion.metrics import evaluate
 
@@ -45,12 +46,16 @@ INTRO = ("Each degraded input scored as if it were the fused image, against the 
 FULL_REFERENCE = ("Qabf", "VIF", "MI", "SSIM", "SCD", "Nabf")
 
 
+@functools.lru_cache(maxsize=4)
+def _clean(stem: str, ir_path: str, vi_path: str) -> tuple[np.ndarray, np.ndarray]:
+    """A clean pair, read once per worker for all its conditions (jobs come ordered by image, then condition)."""
+    return load_clean(Pair(stem, Path(ir_path), Path(vi_path)))
+
+
 def _score(job: tuple) -> tuple[str, str, str, dict[str, dict[str, float]]]:
     """One degraded pair: the metrics of each input taken as the fused image (clean sources as references)."""
     ds, cond, stem, ir_path, vi_path, clean_ir_path, clean_vi_path, metrics, convention = job
-    from dspfusion.benchmark.inputs import Pair
-
-    ref_ir, ref_vi = load_clean(Pair(stem, Path(clean_ir_path), Path(clean_vi_path)))
+    ref_ir, ref_vi = _clean(stem, clean_ir_path, clean_vi_path)
     ir, vi = read_image(ir_path), read_image(vi_path)
     out = {k: evaluate(img, ir, vi, metrics=metrics, convention=convention, ref_ir=ref_ir, ref_vi=ref_vi)
            for k, img in (("ir", ir), ("vi", vi))}
@@ -75,7 +80,7 @@ def jobs(config: Path, run: Path, metrics: list[str], limit: int | None) -> list
                 out.append((spec.name, cond.name, stem, str(cond / "ir" / f"{stem}.png"),
                             str(cond / "vi" / f"{stem}.png"), str(clean[stem].ir), str(clean[stem].vi),
                             metrics, cfg.convention))
-    return out
+    return sorted(out, key=lambda j: (j[0], j[2], j[1]))  # by image, so a worker reuses the clean pair it read
 
 
 def read_summary(path: Path) -> dict[tuple[str, str, str, str], float]:

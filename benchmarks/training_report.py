@@ -16,10 +16,14 @@ import argparse
 import csv
 import platform
 import shutil
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from dspfusion.io import write_text_atomic  # noqa: E402
 
 
 DOCS = ("TRAINING.md", "EXPERIMENTS.md", "TRAINING_REPORTS.md")  # searched for a run's markers, in this order
@@ -133,9 +137,7 @@ def main() -> None:
     b, e = f"<!-- BEGIN training:{args.name} -->", f"<!-- END training:{args.name} -->"
     doc = report_doc(REPO / "docs", b, e)
     text = doc.read_text() if doc.exists() else "# Training reports\n"
-    tmp = doc.with_name(doc.name + ".tmp")  # write beside, then rename: an interrupted run leaves the doc whole
-    tmp.write_text(place_section(text, args.name, body, args.title))
-    tmp.replace(doc)
+    write_text_atomic(doc, place_section(text, args.name, body, args.title))
     print(f"updated {doc}")
 
 

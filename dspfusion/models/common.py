@@ -11,6 +11,8 @@
 * :func:`squared_norms`, :func:`cosine_from_gram` — the per-head channel norms and cosines
   of transposed attention (:mod:`.restormer`), shared with tiled inference
   (:mod:`.tile_statistics`).
+* :func:`luma` — BT.601 luma of an RGB batch, shared by the fusion network (``mix_luma``) and the
+  fusion losses.
 """
 from __future__ import annotations
 
@@ -84,3 +86,9 @@ def squared_norms(x: torch.Tensor, heads: int) -> torch.Tensor:
 def cosine_from_gram(gram: torch.Tensor, nq: torch.Tensor, nk: torch.Tensor) -> torch.Tensor:
     """q̂ k̂ᵀ from q kᵀ ``[B,h,c,c]`` and the squared norms ``[B,h,c]``, with F.normalize's floor on each norm."""
     return gram / (nq.sqrt().clamp_min(NORM_EPS)[..., :, None] * nk.sqrt().clamp_min(NORM_EPS)[..., None, :])
+
+
+def luma(x: torch.Tensor) -> torch.Tensor:
+    """RGB ``[B,3,H,W]`` → Y ``[B,1,H,W]`` (BT.601 full range: 0.299R + 0.587G + 0.114B)."""
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    return 0.299 * r + 0.587 * g + 0.114 * b

@@ -115,7 +115,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import FusionNetConfig
-from .common import TokenDown
+from .common import TokenDown, luma
 from .detail_head import DetailHead
 from .prior_fusion import PGFM
 from .prior_modulation import PriorGuidedLevel, SemanticGuidedLevel
@@ -298,7 +298,7 @@ class FusionNet(nn.Module):
         x = self.refinement(x, s[0])
         z = F.pixel_shuffle(self.head(x), r) + vi
         if self.mix is not None:
-            target = vi.mul(_LUMA.to(vi)).sum(1, keepdim=True) if self.cfg.mix_luma else vi
+            target = luma(vi) if self.cfg.mix_luma else vi
             z = z + F.pixel_shuffle(self.mix(x), r) * (ir - target)
         if self.band is not None:
             g = F.pixel_shuffle(self.band(x), r)
@@ -306,9 +306,6 @@ class FusionNet(nn.Module):
         if self.detail is not None:
             z = self.detail(z, F.pixel_shuffle(x, r), ir, vi)
         return (torch.tanh(z) + 1) / 2
-
-
-_LUMA = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)  # BT.601, as the fusion losses and the baselines' YCrCb
 
 
 def _curve_mlp(deg_dim: int, knots: int) -> nn.Sequential:

@@ -71,12 +71,7 @@ import torch.nn.functional as F
 
 # the Qabf metric's Sobel kernels and sigmoid constants: the loss term follows them, not a copy
 from ..metrics.qabf import _DA, _DG, _H1, _H3, _KA, _KG, _TA, _TG
-
-
-def luma(x: torch.Tensor) -> torch.Tensor:
-    """RGB ``[B,3,H,W]`` → Y ``[B,1,H,W]`` (BT.601 full range)."""
-    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
-    return 0.299 * r + 0.587 * g + 0.114 * b
+from ..models.common import luma  # shared with the fusion network; benchmarks and tests import it from here too
 
 
 def chroma(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -350,8 +350,9 @@ class Trainer:
             init, info = load_model(cfg.init_from)
             fitted = _config_from_init(init.config, model_cfg, dpen_elsewhere=bool(cfg.dpen_init))
             if fitted is None:
+                other_dpen = init.config.degradation != model_cfg.degradation and not cfg.dpen_init
                 raise ValueError(f"init_from {cfg.init_from}: its configuration differs from the training model's"
-                                 + ("" if cfg.dpen_init else " (a DPEN of another size needs dpen_init)"))
+                                 + (" (a DPEN of another size needs dpen_init)" if other_dpen else ""))
             grown_blocks = _grown_blocks(init.config.fusion, fitted.fusion)
             model_cfg = fitted
         self.model = build_model(model_cfg).to(self.d.device)
