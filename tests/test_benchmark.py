@@ -608,6 +608,55 @@ def test_input_gates_reports_the_gates_and_the_stripe_residual(tmp_path):
         mod.main(["--model", str(tmp_path / "plain.safetensors")] + args)
 
 
+def test_prior_oracle_compares_the_restored_and_the_clean_semantic_prior(tmp_path, monkeypatch):
+    """benchmarks/prior_oracle.py: the two fusions differ only by the semantic prior (an SPDM that returns the clean
+    pair's prior makes them equal); the table has one row per model and condition whose gap is the difference of its
+    two Qabf columns; a model without priors is refused."""
+    import torch
+
+    from dspfusion.checkpoint import save_model
+    from dspfusion.config import get_preset
+    from dspfusion.models import build_model
+
+    src = SHARED / "data" / "test" / "roadscene50"
+    need(src)
+    mod = _benchmark_script("prior_oracle")
+    names = sorted(p.stem for p in (src / "ir").iterdir())[:2]
+    folder = tmp_path / "inputs" / "RoadScene50" / "vi_LL"
+    for sub in ("ir", "vi"):
+        (folder / sub).mkdir(parents=True)
+        for n in names:
+            img = read_image(next((src / sub).glob(f"{n}.*")))
+            write_image(folder / sub / f"{n}.png", img // 3 if sub == "vi" else img)
+    cfg = get_preset("tiny-official")
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    ckpt = save_model(model, tmp_path / "m.safetensors", step=7)
+    ir = torch.rand(1, 3, 30, 44)
+    vi = torch.rand(1, 3, 30, 44)
+    a, b = mod.fuse_both(model, ir * 0.3, vi * 0.3, ir, vi)
+    assert a.shape == b.shape == (1, 3, 30, 44) and not torch.equal(a, b)
+    oracle = model.semantic(mod.pad_to_multiple(ir, model.config.fusion.pad_multiple),
+                            mod.pad_to_multiple(vi, model.config.fusion.pad_multiple))
+    monkeypatch.setattr(model.diffusion, "sample", lambda *args, **kw: oracle)
+    a, b = mod.fuse_both(model, ir * 0.3, vi * 0.3, ir, vi)
+    assert torch.equal(a, b)
+    monkeypatch.undo()
+    out = tmp_path / "oracle.md"
+    args = ["--inputs", str(tmp_path / "inputs"), "--datasets", "RoadScene50", "--conditions", "vi_LL", "--pairs", "2"]
+    assert mod.main(["--model", f"one={ckpt}", f"two={ckpt}"] + args + ["--out", str(out)]) == 0
+    rows = [r.split("|")[1:-1] for r in out.read_text().splitlines() if r.startswith("| one") or r.startswith("| two")]
+    assert [r[0].strip() for r in rows] == ["one", "two"] and "step 7" in out.read_text()
+    for r in rows:
+        spdm, clean, gap = (float(c) for c in r[4:7])
+        assert r[3].strip() == "2" and 0 <= spdm <= 1 and 0 <= clean <= 1
+        assert gap == pytest.approx(clean - spdm, abs=1.5e-3)
+    assert rows[0][4:] == rows[1][4:]  # the same weights, the same seed: the same numbers
+    save_model(build_model(cfg.replace(use_priors=False)), tmp_path / "noprior.safetensors", step=1)
+    with pytest.raises(SystemExit, match="without priors"):
+        mod.main(["--model", f"np={tmp_path / 'noprior.safetensors'}"] + args)
+
+
 def test_grey_vi_reports_colour_and_grey_rows(tmp_path):
     """benchmarks/grey_vi.py: one colour and one grey row per colour set, one row for TNO25 (grey as stored), for
     each model and the max baseline; max fusion of a grey VI scores as the metrics say it does on the luma inputs."""
