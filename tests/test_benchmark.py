@@ -501,6 +501,18 @@ def test_source_copy_scores_each_input_as_the_fused_image(tmp_path):
     assert "* IR input (copied) above every method listed (weak, strong) in 0 of 1 conditions" in out.read_text()
     with pytest.raises(SystemExit, match="no method absent"):
         mod.main(args + ["--methods", "absent"])
+    # --copies-from: the copies' rows of an earlier CSV, the methods' rows of this run's summary
+    kept = tmp_path / "kept.csv"
+    kept.write_bytes(out.with_suffix(".csv").read_bytes())
+    (run / "summary.csv").write_text("dataset,condition,method,metric,mean,std,n\ntoy,vi_Blur,weak,Qabf,0.2,0,2\n")
+    reused = tmp_path / "reused.md"
+    mod.main(args[:-1] + [str(reused), "--methods", "weak", "--copies-from", str(kept)])
+    again = {r["row"]: float(r["mean"]) for r in _rows(reused.with_suffix(".csv"))}
+    assert again == {**{k: v for k, v in rows.items() if "copied" in k}, "weak": 0.2}
+    with pytest.raises(SystemExit, match="do not match the run's inputs"):
+        mod.main(args + ["--methods", "weak", "--copies-from", str(kept), "--limit", "1"])
+    with pytest.raises(SystemExit, match="no copies scored with VIF"):
+        mod.main(args + ["--methods", "weak", "--copies-from", str(kept), "--metrics", "VIF"])
 
 
 def test_tone_curves_reports_what_each_curve_does(tmp_path):
