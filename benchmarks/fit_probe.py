@@ -404,7 +404,9 @@ def write_reports(out_dir: Path, rows: list[dict], probes: dict[str, tuple[Degra
     labels = list(probes)
     new = labels[-1]
     target = meta["target"]
-    reached = {m: index[(new, m, "all", "all", "all")]["accuracy"] >= target for m in MODALITIES}
+    reached = {lab: {m: index[(lab, m, "all", "all", "all")]["accuracy"] >= target for m in MODALITIES}
+               for lab in labels}
+    yes = lambda ok: "yes" if ok else "NO"  # noqa: E731
     L = [
         "# Degradation-diagnosis probe: held-out accuracy",
         "",
@@ -419,16 +421,19 @@ def write_reports(out_dir: Path, rows: list[dict], probes: dict[str, tuple[Degra
         "",
         (f"* **{labels[0]}**: the probe the model came with (refit earlier), on its own features (what "
          "`dspfusion diagnose` did before this run)." if meta["refit_before"] else
-         f"* **{labels[0]}**: the probe trained jointly in Stage I, on the type vector of the whole image "
-         "(what `dspfusion diagnose` did before this refit)."),
+         f"* **{labels[0]}**: the probe trained jointly with the model in Stage I (on the DPEN type vectors of its "
+         "training crops), applied to "
+         + (f"the mean type vector of {meta['orig_tile']}×{meta['orig_tile']} tiles covering the image"
+            if meta.get("orig_tile") else "the type vector of the whole image")
+         + " (the model's `probe_tile`): what `dspfusion diagnose` does with these weights."),
         f"* **{new}**: LayerNorm + {meta['head']} per modality, fitted on the frozen DPEN; feature: "
         + (f"the mean DPEN type vector of {meta['tile']}×{meta['tile']} tiles covering the image (`probe_tile` "
            f"{meta['tile']}; DPEN was trained on {meta['tile']}-pixel crops)" if meta["tile"] else
            "the DPEN type vector of the whole image")
         + f", {meta['deg_dim']}-d, computed by `DSPFusion.diagnosis_features` as `dspfusion diagnose` does.",
         "",
-        f"**Target: top-1 >= {target:.0%} per modality. Reached: VI {'yes' if reached['vi'] else 'NO'}, "
-        f"IR {'yes' if reached['ir'] else 'NO'}.**",
+        f"**Target: top-1 >= {target:.0%} per modality. Reached: "
+        + "; ".join(f"{lab}: VI {yes(reached[lab]['vi'])}, IR {yes(reached[lab]['ir'])}" for lab in labels) + ".**",
         "",
         "## Data",
         "",
@@ -456,12 +461,13 @@ def write_reports(out_dir: Path, rows: list[dict], probes: dict[str, tuple[Degra
         L.append(f"| {lab} | {acc(lab, 'vi')} | {acc(lab, 'ir')} | {meta['overall'][lab]:.1%} |")
     L += ["", "Per class (mild / strong: the main parameter in the weaker / stronger half of its range: "
           + ", ".join(f"{m.upper()} {k} {p}" for (m, k), (p, _) in STRENGTH.items()) + "):", "",
-          "| modality | class | " + " | ".join(labels) + f" | {new}, mild | {new}, strong |",
-          "|---|---|" + "---|" * (len(labels) + 2)]
+          "| modality | class | " + " | ".join(f"{lab} | {lab}, mild | {lab}, strong" for lab in labels) + " |",
+          "|---|---|" + "---|" * (3 * len(labels))]
     for m in MODALITIES:
         for cname in CLASSES[m]:
-            L.append(f"| {m.upper()} | {cname} | " + " | ".join(acc(lab, m, "all", cname) for lab in labels)
-                     + f" | {acc(new, m, 'all', cname, 'mild')} | {acc(new, m, 'all', cname, 'strong')} |")
+            L.append(f"| {m.upper()} | {cname} | " + " | ".join(
+                f"{acc(lab, m, 'all', cname)} | {acc(lab, m, 'all', cname, 'mild')} | {acc(lab, m, 'all', cname, 'strong')}"
+                for lab in labels) + " |")
     L += ["", "Per held-out data set:", "", "| data set | " + " | ".join(f"{lab} VI | {lab} IR" for lab in labels) + " |",
           "|---|" + "---|---|" * len(labels)]
     for ds in meta["eval_sets"]:
@@ -655,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
     rel = lambda p: str(Path(p).resolve().relative_to(REPO)) if Path(p).resolve().is_relative_to(REPO) else str(p)  # noqa: E731
     meta = {
         "command": command, "model": rel(info["source"]), "refit_before": refit_before, "step": info["step"], "deg_dim": deg_dim,
-        "tile": args.tile, "hidden": hidden, "head": "Linear" if not hidden else f"Linear({hidden}) + GELU + Linear",
+        "tile": args.tile, "orig_tile": orig_tile, "hidden": hidden, "head": "Linear" if not hidden else f"Linear({hidden}) + GELU + Linear",
         "machine": _machine(), "seed": args.seed, "eval_seed": args.eval_seed, "target": args.target,
         "train_sources": len(train_src), "train_sets": [r.name for r in train_roots], "p_resize": args.p_resize,
         "p_grey": args.p_grey, "per_class": args.per_class,
