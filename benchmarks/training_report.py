@@ -113,7 +113,7 @@ def main() -> None:
         for stage in ("1", "2"):
             rows = [r for r in log if r["stage"] == stage]
             if rows:
-                off = 0 if stage == "1" else max(int(r["step"]) for r in log if r["stage"] == "1")
+                off = 0 if stage == "1" else max((int(r["step"]) for r in log if r["stage"] == "1"), default=0)
                 ax.plot([int(r["step"]) + off for r in rows], [float(r["loss"]) for r in rows], lw=0.8, label=f"stage {stage}")
         ax.set_xlabel("step")
         ax.set_ylabel("training loss")
