@@ -33,7 +33,7 @@ from qabf_terms import SETS, source_image  # noqa: E402  (the test sets and thei
 
 from dspfusion.checkpoint import load_model  # noqa: E402
 from dspfusion.inference import pad_to_multiple, prepare_pair, to_uint8  # noqa: E402
-from dspfusion.io import write_or_print  # noqa: E402
+from dspfusion.io import read_image, write_or_print  # noqa: E402
 from dspfusion.metrics import evaluate  # noqa: E402
 
 
@@ -79,10 +79,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"{folder}/ir: no inputs (run the degraded benchmark with condition {cond} first)")
             scores = {name: [] for name, _, _ in models}
             for stem in stems:
-                clean = prepare_pair(source_image(SETS[ds] / "ir", stem), source_image(SETS[ds] / "vi", stem))
+                src_ir, src_vi = source_image(SETS[ds] / "ir", stem), source_image(SETS[ds] / "vi", stem)
+                clean = prepare_pair(src_ir, src_vi)
                 deg = prepare_pair(folder / "ir" / f"{stem}.png", folder / "vi" / f"{stem}.png")
-                ref_ir = to_uint8(clean.ir, colour=False)
-                ref_vi = to_uint8(clean.vi, colour=clean.vi_is_colour)
+                ref_ir, ref_vi = read_image(src_ir), read_image(src_vi)  # the references the benchmark scores against
                 for name, model, _ in models:
                     pair = [evaluate(to_uint8(f, colour=deg.vi_is_colour), None, None, ["Qabf"], "tang",
                                      ref_ir=ref_ir, ref_vi=ref_vi)["Qabf"]
