@@ -209,9 +209,15 @@ def make_config(
     tone_curve: int = 0,
     destripe: bool = False,
     sharpen: bool = False,
+    deg_dim: int | None = None,
 ) -> DSPFusionConfig:
-    """Build a consistent config from the official constructor arguments' degrees of freedom."""
-    sem_dim, deg_dim = 4 * sem_embed, 4 * deg_embed
+    """Build a consistent config from the official constructor arguments' degrees of freedom.
+
+    ``deg_dim`` (ours): the degradation prior's channels, which the official code ties to 4 × ``deg_embed`` (the
+    default); set, it decouples them, so a DPEN can grow without widening every module that reads its prior.
+    """
+    sem_dim = 4 * sem_embed
+    deg_dim = 4 * deg_embed if deg_dim is None else deg_dim
     return DSPFusionConfig(
         fusion=FusionNetConfig(
             dim=dim,
@@ -262,9 +268,10 @@ PRESETS: dict[str, dict[str, Any]] = {
             sem_embed=32,
             sem_blocks=2,
             sem_stem=32,
-            deg_embed=16,
-            deg_blocks=2,
-            deg_stem=24,
+            deg_embed=32,  # the paper's DPEN size, with the 64 prior channels of the smaller DPEN (16 / 2 / 24) that
+            deg_blocks=4,  # the shipped weights had until lite48 (docs/TRAINING.md, item 20)
+            deg_stem=48,
+            deg_dim=64,
             denoiser_blocks=2,
             stem_stride=2,
             with_probe=True,
@@ -276,8 +283,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             sharpen=True,
         ),
         weights="dspfusion-lite.safetensors",
-        description="CPU preset (ours): same modules, half width, one block per level, U-Net at half resolution "
-        "(stem_stride 2) plus a full-resolution detail head, a per-pixel IR residual weight, per-pixel weights "
+        description="CPU preset (ours): same modules, half width, one block per level (DPEN at the paper's size), U-Net "
+        "at half resolution (stem_stride 2) plus a full-resolution detail head, a per-pixel IR residual weight, per-pixel weights "
         "on each source's fine detail band, a per-image tone curve for each source, a per-image destriping gate on IR "
         "and per-image sharpening gains on VI; under 1 s per "
         "640x480 pair on 2 CPU cores.",

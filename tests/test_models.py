@@ -21,6 +21,29 @@ def test_paper_preset_parameter_count():
     assert parts == {"fusion": 8_415_099, "semantic": 614_008, "degradation": 117_193, "diffusion": 4_865_889}
 
 
+def test_deg_dim_decouples_the_prior_width_from_the_dpen_and_the_lite_preset_is_the_shipped_layout():
+    """make_config's deg_dim sets the degradation prior's channels everywhere they are read (DPEN output, fusion
+    network, SPDM condition) while the DPEN itself takes deg_embed; the lite preset builds exactly the layout of the
+    shipped weights (the paper-size DPEN with 64 prior channels), which then load strictly."""
+    from dspfusion.checkpoint import shipped_weights
+    from dspfusion.config import make_config
+
+    cfg = make_config(dim=8, num_blocks=(1, 1, 1, 1), num_refinement_blocks=1, sem_embed=16, deg_embed=32, deg_dim=24)
+    assert cfg.degradation.embed_dim == 32 and cfg.degradation.out_dim == cfg.fusion.deg_dim == 24
+    assert cfg.denoiser.cond_dim == 4 * 16 + 2 * 24
+    ir, vi = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert build_model(cfg).eval()(ir, vi, steps=2).shape == (1, 3, 32, 32)
+    assert make_config(dim=8, num_blocks=(1, 1, 1, 1), num_refinement_blocks=1, deg_embed=8).fusion.deg_dim == 32
+    lite = get_preset("lite")
+    assert (lite.degradation.embed_dim, lite.degradation.num_blocks, lite.degradation.stem_dim, lite.fusion.deg_dim) \
+        == (32, 4, 48, 64)
+    if shipped_weights("lite") is None:
+        pytest.skip("no shipped lite weights in this installation")
+    shipped, _ = load_model("lite")
+    build_model("lite").load_state_dict(shipped.state_dict(), strict=True)
+
+
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_preset_forward_shapes(name):
     torch.manual_seed(0)

@@ -149,7 +149,9 @@ def test_trained_weights_tiled_match_untiled():
     passes 0.32 / 4.4 / 0.11; 4 passes 0.27 / 4.2 / 0.08; 5 passes 0.25 / 4.3 / 0.09 (0 passes 19 times 3 passes). The
     step-60,300 weights (lite48, the Qabf term weighted 100): 0 passes 6.5 / 29 / 0.45; 1 pass 1.2 / 8.6 / 0.35; 2 passes
     0.32 / 6.9 / 0.20; 3 passes 0.23 / 5.7 / 0.16; 4 passes 0.22 / 5.8 / 0.16; 5 passes 0.22 / 5.8 / 0.16 (0 passes 28
-    times 3 passes)."""
+    times 3 passes). The step-66,900 weights (lite54, the paper-size DPEN): 0 passes 4.6 / 35 / 0.50; 1 pass 1.6 / 9.6 /
+    0.18; 2 passes 0.24 / 3.6 / 0.07; 3 passes 0.19 / 3.3 / 0.11; 4 passes 0.15 / 3.1 / 0.09; 5 passes 0.16 / 3.1 / 0.09
+    (0 passes 24 times 3 passes)."""
     from dspfusion.checkpoint import load_model
     from dspfusion.example import make_example_pair
     from dspfusion.inference import prepare_pair
