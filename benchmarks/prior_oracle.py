@@ -20,6 +20,7 @@ pairs; writes a markdown table of mean Qabf per model, dataset and condition.
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 import sys
 from pathlib import Path
@@ -35,6 +36,14 @@ from dspfusion.checkpoint import load_model  # noqa: E402
 from dspfusion.inference import pad_to_multiple, prepare_pair, to_uint8  # noqa: E402
 from dspfusion.io import read_image, write_or_print  # noqa: E402
 from dspfusion.metrics import evaluate  # noqa: E402
+
+
+@functools.lru_cache(maxsize=None)
+def clean_sources(ds: str, stem: str):
+    """One clean test pair, read once for every condition and model → (prepared as the model sees it, IR and VI
+    arrays as the benchmark scores against)."""
+    ir, vi = read_image(source_image(SETS[ds] / "ir", stem)), read_image(source_image(SETS[ds] / "vi", stem))
+    return prepare_pair(ir, vi), ir, vi
 
 
 @torch.no_grad()
@@ -79,10 +88,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"{folder}/ir: no inputs (run the degraded benchmark with condition {cond} first)")
             scores = {name: [] for name, _, _ in models}
             for stem in stems:
-                src_ir, src_vi = source_image(SETS[ds] / "ir", stem), source_image(SETS[ds] / "vi", stem)
-                clean = prepare_pair(src_ir, src_vi)
+                clean, ref_ir, ref_vi = clean_sources(ds, stem)
                 deg = prepare_pair(folder / "ir" / f"{stem}.png", folder / "vi" / f"{stem}.png")
-                ref_ir, ref_vi = read_image(src_ir), read_image(src_vi)  # the references the benchmark scores against
                 for name, model, _ in models:
                     pair = [evaluate(to_uint8(f, colour=deg.vi_is_colour), None, None, ["Qabf"], "tang",
                                      ref_ir=ref_ir, ref_vi=ref_vi)["Qabf"]

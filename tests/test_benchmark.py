@@ -416,6 +416,21 @@ def _benchmark_script(name: str):
     return mod
 
 
+def _benchmark_inputs(run: Path, condition: str, edit=None, pairs: int = 2) -> None:
+    """A degraded benchmark run's input folder ``run/RoadScene50/<condition>/{ir,vi}/`` holding the first ``pairs``
+    clean RoadScene50 pairs, each image passed through ``edit(modality, image)`` when given (skips without the
+    shared data)."""
+    src = SHARED / "data" / "test" / "roadscene50"
+    need(src)
+    names = sorted(p.stem for p in (src / "ir").iterdir())[:pairs]
+    folder = run / "RoadScene50" / condition
+    for sub in ("ir", "vi"):
+        (folder / sub).mkdir(parents=True)
+        for n in names:
+            img = read_image(next((src / sub).glob(f"{n}.*")))
+            write_image(folder / sub / f"{n}.png", edit(sub, img) if edit else img)
+
+
 def test_compare_wins_reads_one_methods_row_from_two_reports(tmp_path):
     """benchmarks/compare_wins.py: the method's row from each compare_methods report, the change, and the count of
     conditions that went the better way (down where lower is better); ties at 3 decimals are counted apart."""
@@ -527,15 +542,8 @@ def test_tone_curves_reports_what_each_curve_does(tmp_path):
     from dspfusion.config import get_preset
     from dspfusion.models import build_model
 
-    src = SHARED / "data" / "test" / "roadscene50"
-    need(src)
+    _benchmark_inputs(tmp_path / "inputs", "ir_LC")
     mod = _benchmark_script("tone_curves")
-    names = sorted(p.stem for p in (src / "ir").iterdir())[:2]
-    folder = tmp_path / "inputs" / "RoadScene50" / "ir_LC"
-    for sub in ("ir", "vi"):
-        (folder / sub).mkdir(parents=True)
-        for n in names:
-            write_image(folder / sub / f"{n}.png", read_image(next((src / sub).glob(f"{n}.*"))))
     cfg = get_preset("tiny-official")
     torch.manual_seed(0)
     model = build_model(cfg.replace(fusion=replace(cfg.fusion, tone_curve=4)))
@@ -582,20 +590,16 @@ def test_input_gates_reports_the_gates_and_the_stripe_residual(tmp_path):
     from dspfusion.config import get_preset
     from dspfusion.models import build_model
 
-    src = SHARED / "data" / "test" / "roadscene50"
-    need(src)
-    mod = _benchmark_script("input_gates")
-    names = sorted(p.stem for p in (src / "ir").iterdir())[:2]
-    folder = tmp_path / "inputs" / "RoadScene50" / "ir_SN"
     rng = np.random.default_rng(0)
-    for sub in ("ir", "vi"):
-        (folder / sub).mkdir(parents=True)
-        for n in names:
-            img = read_image(next((src / sub).glob(f"{n}.*")))
-            if sub == "ir":
-                stripes = rng.normal(0, 8, size=(1, img.shape[1]) + img.shape[2:])  # grey levels, down each column
-                img = np.clip(img.astype(np.float64) + stripes, 0, 255).round().astype(np.uint8)
-            write_image(folder / sub / f"{n}.png", img)
+
+    def stripe(sub, img):
+        if sub != "ir":
+            return img
+        stripes = rng.normal(0, 8, size=(1, img.shape[1]) + img.shape[2:])  # grey levels, down each column
+        return np.clip(img.astype(np.float64) + stripes, 0, 255).round().astype(np.uint8)
+
+    _benchmark_inputs(tmp_path / "inputs", "ir_SN", stripe)
+    mod = _benchmark_script("input_gates")
     cfg = get_preset("tiny-official")
     torch.manual_seed(0)
     model = build_model(cfg.replace(fusion=replace(cfg.fusion, destripe=True, sharpen=True)))
@@ -630,16 +634,8 @@ def test_prior_oracle_compares_the_restored_and_the_clean_semantic_prior(tmp_pat
     from dspfusion.config import get_preset
     from dspfusion.models import build_model
 
-    src = SHARED / "data" / "test" / "roadscene50"
-    need(src)
+    _benchmark_inputs(tmp_path / "inputs", "vi_LL", lambda sub, img: img // 3 if sub == "vi" else img)
     mod = _benchmark_script("prior_oracle")
-    names = sorted(p.stem for p in (src / "ir").iterdir())[:2]
-    folder = tmp_path / "inputs" / "RoadScene50" / "vi_LL"
-    for sub in ("ir", "vi"):
-        (folder / sub).mkdir(parents=True)
-        for n in names:
-            img = read_image(next((src / sub).glob(f"{n}.*")))
-            write_image(folder / sub / f"{n}.png", img // 3 if sub == "vi" else img)
     cfg = get_preset("tiny-official")
     torch.manual_seed(0)
     model = build_model(cfg)
