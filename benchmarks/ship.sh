@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Install a trained model as the shipped `lite` weights and rerun every benchmark whose numbers depend on them.
+#
+#   bash benchmarks/ship.sh NAME WEIGHTS [OLD_NAME] [--from STEP] [--dry-run]
+#
+#   NAME      the run's name, e.g. lite59 (results that are not docs tables go to benchmarks/results/experiments/NAME/)
+#   WEIGHTS   its weights, e.g. runs/lite59/model.safetensors (self-describing .safetensors written by `dspfusion train`)
+#   OLD_NAME  the name of the weights shipped until now (for the before/after tables; default "old")
+#   --from N  start at step N (the steps are numbered below; each one resumes or reruns on its own, so a stopped
+#             ship goes on with `--from` the step it was in)
+#   --dry-run print the steps and their commands, run nothing
+#
+# Every step writes its own result file; docs/BENCHMARKS.md sections are rewritten by `dspfusion benchmark` (configs
+# with `docs:`) and by benchmarks/publish_results.py. What is not a table (README and docs/TRAINING.md prose) has to be
+# brought up to date by hand from these files afterwards. Run it with nothing else CPU-heavy on the machine: step 13
+# times the model. On the 2-core machine with nothing cached under runs/benchmarks, the whole ship takes about two
+# hours, most of it the degraded benchmark (8 methods x 141 pairs x 12 conditions, step 3).
+set -euo pipefail
+
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[[ $# -ge 2 ]] || usage
+NAME=$1; WEIGHTS=$2; shift 2
+OLD=old; FROM=0; DRY=0
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --from) FROM=$2; shift 2 ;;
+    --dry-run) DRY=1; shift ;;
+    -*) usage ;;
+    *) OLD=$1; shift ;;
+  esac
+done
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+[[ -f "$WEIGHTS" || $DRY == 1 ]] || { echo "ship.sh: no weights at $WEIGHTS (give the .safetensors a run wrote)" >&2; exit 2; }
+[[ -d ../shared/data/test || $DRY == 1 ]] || { echo "ship.sh: ../shared/data/test is missing; the benchmarks need it" >&2; exit 2; }
+if [[ -x .venv/bin/python ]]; then PY=.venv/bin/python; DSP=.venv/bin/dspfusion; else PY=python3; DSP=dspfusion; fi
+X=benchmarks/results/experiments/$NAME
+SHIPPED=dspfusion/weights/dspfusion-lite.safetensors
+DEG=runs/benchmarks/degraded
+export OMP_NUM_THREADS=2
+
+STEP=0
+step() {  # step "what" command...
+  STEP=$((STEP + 1))
+  local what=$1; shift
+  if (( STEP < FROM )); then return; fi
+  echo "== step $STEP: $what"
+  echo "   $*"
+  if (( DRY )); then return; fi
+  local t0=$SECONDS
+  "$@"
+  echo "   step $STEP took $(( (SECONDS - t0) / 60 )) min"
+}
+sh() { bash -c "$1"; }  # for steps with a redirection
+
+step "keep the old degraded table and install the new weights" \
+  sh "mkdir -p $X && cp benchmarks/results/degraded_wins.md $X/degraded_wins_$OLD.md && cp $WEIGHTS $SHIPPED.tmp && mv $SHIPPED.tmp $SHIPPED"
+step "the model loads (step, parameters)" $DSP info
+step "degraded benchmark, full MSRS91 and RoadScene50 (docs/BENCHMARKS.md)" $DSP benchmark configs/benchmarks/degraded.yaml
+step "degraded: every method against the +enh baselines and the ablation" \
+  sh "$PY benchmarks/compare_methods.py $DEG/summary.csv --candidate DSPFusion-lite --against lite-noprior Laplacian+enh GFF+enh max+enh --metric Qabf VIF MI NIQE --out benchmarks/results/degraded_wins.md"
+step "degraded: before / after" \
+  $PY benchmarks/compare_wins.py $X/degraded_wins_$OLD.md benchmarks/results/degraded_wins.md --method DSPFusion-lite --old-name "$OLD" --new-name "$NAME" --out $X/degraded_full_${NAME}_vs_$OLD.md
+step "degraded: paired bootstrap against the best +enh baseline and the ablation" \
+  sh "$PY benchmarks/paired_differences.py $DEG/per_image.csv --candidate DSPFusion-lite --against lite-noprior best:+enh --metric Qabf --out benchmarks/results/degraded_paired_qabf.md && $PY benchmarks/publish_results.py degraded_paired_qabf"
+step "degraded: source copies" \
+  sh "$PY benchmarks/source_copy.py --methods DSPFusion-lite lite-noprior GFF+enh Laplacian+enh max+enh max --metrics Qabf VIF MI --copies-from benchmarks/results/source_copy.csv --out benchmarks/results/source_copy.md && $PY benchmarks/publish_results.py source_copy"
+step "degraded: day and night scenes" \
+  $PY benchmarks/day_night.py $DEG/per_image.csv --candidate DSPFusion-lite --methods lite-noprior --metric Qabf --out $X/day_night_full_$NAME.md
+step "degraded: Qabf terms" \
+  $PY benchmarks/qabf_terms.py --run $DEG --datasets RoadScene50 MSRS91 --methods DSPFusion-lite lite-noprior Laplacian+enh GFF+enh --conditions LL_LC LL_SN Rain_SN ir_LC ir_RN ir_SN vi_Blur vi_LL vi_OE vi_RN vi_Rain vi_haze --pairs 20 --out $X/qabf_terms_degraded_$NAME.md
+step "degraded: tone curves, input gates" \
+  sh "$PY benchmarks/tone_curves.py --out $X/tone_curves_$NAME.md && $PY benchmarks/input_gates.py --out $X/input_gates_$NAME.md"
+step "clean benchmark, TNO25, RoadScene50, MSRS91 (docs/BENCHMARKS.md) and its Qabf terms" \
+  sh "$DSP benchmark configs/benchmarks/clean.yaml --no-speed && $PY benchmarks/qabf_terms.py --run runs/benchmarks/clean --methods DSPFusion-lite Laplacian GFF max --pairs 25 --out benchmarks/results/qabf_terms.md"
+step "sampling steps against quality and time (docs/BENCHMARKS.md)" $DSP benchmark configs/benchmarks/steps.yaml --limit 10 --docs docs/BENCHMARKS.md
+step "speed: the shipped model beside the paper preset, then ONNX (docs/BENCHMARKS.md)" \
+  sh "$DSP benchmark configs/benchmarks/speed.yaml && $PY benchmarks/bench_onnx.py && $PY benchmarks/publish_results.py onnx_speed"
+step "grey visible images" $PY benchmarks/grey_vi.py --model "$NAME=$SHIPPED" --pairs 25 --out $X/grey_vi.md
+step "tiling: memory and statistics passes" \
+  sh "$PY benchmarks/bench_tiling_memory.py && $PY benchmarks/publish_results.py tiling_memory && $PY benchmarks/tiling_passes.py | tee $X/tiling_passes.txt"
+step "degradation diagnosis: held-out accuracy and the t-SNE figure" $PY benchmarks/fit_probe.py --threads 2
+echo "ship.sh: done (steps $FROM..$STEP). Now bring README.md and docs/TRAINING.md up to date from the files above."
