@@ -452,6 +452,10 @@ def test_compare_wins_reads_one_methods_row_from_two_reports(tmp_path):
     assert "| change | +0.100 | +0.000 | -0.100 | +0.000 |" in text
     with pytest.raises(SystemExit, match="no table has a row"):
         mod.compare(tmp_path / "old.md", tmp_path / "new.md", "missing", "a", "b")
+    # --new-method: another row of the new report (here "other", all 9.000) against "ours" of the old one
+    text = mod.compare(tmp_path / "old.md", tmp_path / "new.md", "ours", "before", "after", new_method="other")
+    assert "| change | +8.500 | +8.500 | +8.500 | +8.500 |" in text and "--new-method other" in text
+    assert "after above before in 3 of 3 conditions" in text
 
 
 def test_qabf_terms_reads_degraded_conditions_against_the_clean_sources(tmp_path):
