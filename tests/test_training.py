@@ -371,17 +371,27 @@ def test_loss_weights_override_only_the_named_terms(data, tmp_path):
 
 
 def test_channels_last_training_matches_the_default_layout(data, tmp_path):
-    """channels_last (default on the CPU) stores the convolution weights channels-last; two steps from the same seed
-    end at the same weights as the default layout, up to float rounding."""
+    """channels_last (default on the CPU) stores the convolution weights channels-last; two Stage I steps and one
+    Stage II step from the same seed end at the same weights as the default layout, up to float rounding.
+
+    AdamW divides each gradient element by its own running magnitude, so where a gradient element is near zero a
+    rounding difference between the layouts can move that one weight by up to a step (lr) per step. So no element may
+    differ by more than the three steps could move it, and fewer than 0.1 % of them by more than 1e-6; a layout bug
+    (weights or activations permuted) changes most elements. (An element-wise 1e-5 bound failed after a dependency
+    update: 1 of 593,288 elements off by 1.5e-5.)"""
     runs = {}
     for flag in (True, False):
-        t = Trainer(tiny_cfg(data, tmp_path / str(flag), channels_last=flag, stage1_iters=2, stage2_iters=1),
-                    resume=False, progress=False)
+        cfg = tiny_cfg(data, tmp_path / str(flag), channels_last=flag, stage1_iters=2, stage2_iters=1)
+        t = Trainer(cfg, resume=False, progress=False)
         w = t.model.fusion.patch_embed.weight
         assert w.is_contiguous(memory_format=torch.channels_last) == flag and (flag or w.is_contiguous())
         runs[flag] = load_model(t.run())[0].state_dict()
+    total = beyond = 0
     for k, v in runs[False].items():
-        assert torch.allclose(runs[True][k], v, atol=1e-5), k
+        diff = (runs[True][k] - v).abs()
+        assert float(diff.max()) <= 3 * 2 * cfg.lr, k
+        total, beyond = total + v.numel(), beyond + int((diff > 1e-6).sum())
+    assert beyond < 1e-3 * total, f"{beyond} of {total} weights differ by more than 1e-6"
     with pytest.raises(UserError, match="channels_last"):
         TrainConfig.load(None, ["channels_last=1"])
 
