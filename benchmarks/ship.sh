@@ -12,8 +12,10 @@
 #
 # Every step writes its own result file; docs/BENCHMARKS.md sections are rewritten by `dspfusion benchmark` (configs
 # with `docs:`) and by benchmarks/publish_results.py. What is not a table (README and docs/TRAINING.md prose) has to be
-# brought up to date by hand from these files afterwards. Run it with nothing else CPU-heavy on the machine: step 13
-# times the model. On the 2-core machine with nothing cached under runs/benchmarks, the whole ship takes about two
+# brought up to date by hand from these files afterwards. If the no-prior ablation was retrained too, point
+# configs/benchmarks/degraded.yaml's lite-noprior at its weights before step 3. Step 1 keeps the old degraded table
+# only once (a rerun of step 1 does not overwrite it with a newer one). Run it with nothing else CPU-heavy on the
+# machine: step 13 times the model. On the 2-core machine with nothing cached under runs/benchmarks, the whole ship takes about two
 # hours, most of it the degraded benchmark (8 methods x 141 pairs x 12 conditions, step 3).
 set -euo pipefail
 
@@ -55,7 +57,7 @@ step() {  # step "what" command...
 sh() { bash -c "$1"; }  # for steps with a redirection
 
 step "keep the old degraded table and install the new weights" \
-  sh "mkdir -p $X && cp benchmarks/results/degraded_wins.md $X/degraded_wins_$OLD.md && cp $WEIGHTS $SHIPPED.tmp && mv $SHIPPED.tmp $SHIPPED"
+  sh "mkdir -p $X && { [ -e $X/degraded_wins_$OLD.md ] || cp benchmarks/results/degraded_wins.md $X/degraded_wins_$OLD.md; } && cp $WEIGHTS $SHIPPED.tmp && mv $SHIPPED.tmp $SHIPPED"
 step "the model loads (step, parameters)" $DSP info
 step "degraded benchmark, full MSRS91 and RoadScene50 (docs/BENCHMARKS.md)" $DSP benchmark configs/benchmarks/degraded.yaml
 step "degraded: every method against the +enh baselines and the ablation" \
