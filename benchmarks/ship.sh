@@ -15,8 +15,8 @@
 # brought up to date by hand from these files afterwards. If the no-prior ablation was retrained too, point
 # configs/benchmarks/degraded.yaml's lite-noprior at its weights before step 3. Step 1 keeps the old degraded table
 # only once (a rerun of step 1 does not overwrite it with a newer one). Run it with nothing else CPU-heavy on the
-# machine: step 13 times the model. On the 2-core machine with nothing cached under runs/benchmarks, the whole ship takes about two
-# hours, most of it the degraded benchmark (8 methods x 141 pairs x 12 conditions, step 3).
+# machine: step 13 times the model. On the 2-core machine with nothing cached under runs/benchmarks, the whole ship
+# takes about two hours, most of it the degraded benchmark (8 methods x 141 pairs x 12 conditions, step 3).
 set -euo pipefail
 
 usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
