@@ -37,7 +37,6 @@ import torch.nn.functional as F  # noqa: E402
 
 from dspfusion.checkpoint import load_model  # noqa: E402
 from dspfusion.inference import pad_to_multiple, prepare_pair  # noqa: E402
-from dspfusion.models.dspfusion import _tile_grid  # noqa: E402
 from fit_probe import CLASSES, DEFAULT_EVAL, MODALITIES, eval_samples, load_sources  # noqa: E402
 
 VARIANTS = ("mean feature", "mean logits", "mean log-prob", "vote", "mean feature, half size",
@@ -45,20 +44,13 @@ VARIANTS = ("mean feature", "mean logits", "mean log-prob", "vote", "mean featur
 
 
 @torch.no_grad()
-def tile_vectors(model, x: torch.Tensor, tile: int, chunk: int = 32) -> torch.Tensor:
-    """``[1,3,H,W]`` → the DPEN type vector of each tile ``[T, C_d]`` (tiles as ``diagnosis_features`` lays them)."""
-    tiles = _tile_grid(x[0], tile)
-    return torch.cat([model.degradation(tiles[i:i + chunk])[1] for i in range(0, len(tiles), chunk)])
-
-
-@torch.no_grad()
 def predictions(model, img: torch.Tensor, modality: str, tile: int) -> dict[str, int]:
     """Every variant's predicted class for one padded image ``[1,3,H,W]``."""
     probe = model.probe
-    full = tile_vectors(model, img, tile)
+    full = model.tile_type_vectors(img[0], tile)
     half_img = F.interpolate(img, scale_factor=0.5, mode="area")
     half_img = pad_to_multiple(half_img, model.config.fusion.pad_multiple)
-    half = tile_vectors(model, half_img, tile)
+    half = model.tile_type_vectors(half_img[0], tile)
     logits = probe(full, modality)  # [T, K]
     logits_half = probe(half, modality)
     votes = torch.bincount(logits.argmax(-1), minlength=logits.shape[-1]).float()

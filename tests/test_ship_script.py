@@ -61,7 +61,7 @@ def test_every_script_config_and_option_exists():
     checked = 0
     for words in cmds:
         prog = Path(words[0]).name
-        if prog == "python" or prog.startswith("python"):
+        if prog.startswith("python"):
             script = REPO / words[1]
             assert script.is_file(), f"ship.sh calls {words[1]}, which does not exist"
             src = script.read_text()
@@ -72,7 +72,7 @@ def test_every_script_config_and_option_exists():
                     assert f'"{name}"' in src, f"publish_results.py does not know {name}"
             checked += 1
         elif prog == "dspfusion":
-            args = [w for w in words[1:]]
+            args = words[1:]
             if args[0] == "benchmark":
                 assert (REPO / args[1]).is_file(), f"ship.sh benchmarks {args[1]}, which does not exist"
             # the CLI parser accepts the words as they are (argparse exits on an unknown option)

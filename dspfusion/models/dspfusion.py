@@ -122,11 +122,14 @@ class DSPFusion(nn.Module):
         size = self.config.probe_tile
         if not size:
             return self.degradation(x)[1]
-        out = []
-        for img in x:
-            tiles = _tile_grid(img, size)
-            out.append(torch.cat([self.degradation(tiles[i:i + chunk])[1] for i in range(0, len(tiles), chunk)]).mean(0))
-        return torch.stack(out)
+        return torch.stack([self.tile_type_vectors(img, size, chunk).mean(0) for img in x])
+
+    @torch.no_grad()
+    def tile_type_vectors(self, img: torch.Tensor, size: int, chunk: int = 32) -> torch.Tensor:
+        """One image ``[3,H,W]`` → the DPEN type vector of each ``size``×``size`` tile of the grid
+        :meth:`diagnosis_features` averages, ``[T, C_d]`` (DPEN run on ``chunk`` tiles at a time)."""
+        tiles = _tile_grid(img, size)
+        return torch.cat([self.degradation(tiles[i:i + chunk])[1] for i in range(0, len(tiles), chunk)])
 
     @torch.no_grad()
     def diagnose(self, ir: torch.Tensor, vi: torch.Tensor) -> dict[str, dict[str, float]]:
