@@ -168,17 +168,20 @@ def strength(modality: str, kind: str, params: dict) -> str:
 
 @torch.no_grad()
 def features(model: DSPFusion, ir: np.ndarray, vi: np.ndarray, which: tuple[str, ...] = MODALITIES,
-             tile: int | None = None) -> dict[str, np.ndarray]:
+             tile: int | None = None, scales: tuple[float, ...] | None = None) -> dict[str, np.ndarray]:
     """The probe's input for each modality, computed exactly as ``dspfusion diagnose`` does.
 
-    ``tile`` overrides the model's ``probe_tile`` for this call (None: the model's own).
+    ``tile`` and ``scales`` override the model's ``probe_tile`` and ``probe_scales`` for this call (None: the
+    model's own).
     """
     inp = prepare_pair(ir, vi, resize_ir_to_vi=True)
     m = model.config.fusion.pad_multiple
     dev = model.device
     cfg = model.config
     if tile is not None:
-        model.config = cfg.replace(probe_tile=tile)
+        model.config = model.config.replace(probe_tile=tile)
+    if scales is not None:
+        model.config = model.config.replace(probe_scales=tuple(scales))
     try:
         out = {}
         for name in which:
@@ -221,7 +224,8 @@ class FeatureSet:
 
 
 def build_train_features(model: DSPFusion, sources: list[Source], per_class: int, seed: int, tile: int,
-                         p_resize: float, p_grey: float, log_every: int = 500) -> FeatureSet:
+                         p_resize: float, p_grey: float, log_every: int = 500,
+                         scales: tuple[float, ...] | None = None) -> FeatureSet:
     """``per_class`` VI samples per VI class; each sample's pair also gives one IR sample (classes cycled)."""
     rng = np.random.default_rng(seed)
     fs = FeatureSet()
@@ -238,7 +242,7 @@ def build_train_features(model: DSPFusion, sources: list[Source], per_class: int
         ir, vi = augment(src, rng, p_resize, p_grey)
         vi_d, vi_p = degrade(vi, "vi", vi_kind, rng)
         ir_d, ir_p = degrade(ir, "ir", ir_kind, rng)
-        f = features(model, ir_d, vi_d, tile=tile)
+        f = features(model, ir_d, vi_d, tile=tile, scales=scales)
         fs.add("vi", f["vi"], VI_CLASSES.index(vi_kind), src.dataset, src.name, strength("vi", vi_kind, vi_p))
         fs.add("ir", f["ir"], IR_CLASSES.index(ir_kind), src.dataset, src.name, strength("ir", ir_kind, ir_p))
         if log_every and (k + 1) % log_every == 0:
@@ -264,9 +268,9 @@ def eval_samples(sources: list[Source], seed: int, skipped_ll: dict[str, int] | 
 
 
 def build_eval_features(model: DSPFusion, sources: list[Source], seed: int,
-                        tiles: dict[str, int]) -> tuple[dict[str, FeatureSet], dict[str, int]]:
-    """The features of :func:`eval_samples`. ``tiles`` names feature variants (label → probe_tile); each gets a
-    FeatureSet of the same degraded images."""
+                        tiles: dict[str, int | tuple[int, tuple[float, ...]]]) -> tuple[dict[str, FeatureSet], dict[str, int]]:
+    """The features of :func:`eval_samples`. ``tiles`` names feature variants (label → probe_tile, or →
+    (probe_tile, probe_scales)); each gets a FeatureSet of the same degraded images."""
     sets = {label: FeatureSet() for label in tiles}
     skipped_ll: dict[str, int] = {}
     t0 = time.time()
@@ -277,8 +281,9 @@ def build_eval_features(model: DSPFusion, sources: list[Source], seed: int,
         done = i
         ir, vi = (src.ir, d) if modality == "vi" else (d, src.vi)
         st = strength(modality, kind, params)
-        for label, tile in tiles.items():
-            f = features(model, ir, vi, (modality,), tile=tile)[modality]
+        for label, spec in tiles.items():
+            tile, scales = spec if isinstance(spec, tuple) else (spec, None)
+            f = features(model, ir, vi, (modality,), tile=tile, scales=scales)[modality]
             sets[label].add(modality, f, y, src.dataset, src.name, st)
     return sets, skipped_ll
 
@@ -430,7 +435,11 @@ def write_reports(out_dir: Path, rows: list[dict], probes: dict[str, tuple[Degra
         + (f"the mean DPEN type vector of {meta['tile']}×{meta['tile']} tiles covering the image (`probe_tile` "
            f"{meta['tile']}; DPEN was trained on {meta['tile']}-pixel crops)" if meta["tile"] else
            "the DPEN type vector of the whole image")
-        + f", {meta['deg_dim']}-d, computed by `DSPFusion.diagnosis_features` as `dspfusion diagnose` does.",
+        + (f", at each of the image scales {' and '.join(f'{x:g}' for x in meta['scales'])} (`probe_scales`; "
+           "smaller scales are the image downscaled by area averaging), concatenated"
+           if meta.get("scales", [1.0]) != [1.0] else "")
+        + f", {meta['deg_dim'] * len(meta.get('scales', [1.0]))}-d, computed by `DSPFusion.diagnosis_features` as "
+        "`dspfusion diagnose` does.",
         "",
         f"**Target: top-1 >= {target:.0%} per modality. Reached: "
         + "; ".join(f"{lab}: VI {yes(reached[lab]['vi'])}, IR {yes(reached[lab]['ir'])}" for lab in labels) + ".**",
@@ -543,13 +552,19 @@ def write_checkpoint(model: DSPFusion, source: Path, dest: Path, step: int, note
     return sorted(k for k in new if k.startswith(PROBE_PREFIX))
 
 
+def _scales_label(scales) -> str:
+    """'' for the image as given only; ', scales 1 + 0.5' otherwise (probe labels in the reports)."""
+    return "" if tuple(scales) == (1.0,) else ", scales " + " + ".join(f"{x:g}" for x in scales)
+
+
 def _machine() -> str:
     import platform
 
     return f"{platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
 
 
-def check_diagnose(path: Path, sources: list[Source], probe: DegradationProbe, tile: int, seed: int) -> None:
+def check_diagnose(path: Path, sources: list[Source], probe: DegradationProbe, tile: int, seed: int,
+                   scales: tuple[float, ...] = (1.0,)) -> None:
     """The written model's ``diagnose`` (through the CLI helper) must agree with the probe on the fitted features."""
     from dspfusion.commands.diagnose import diagnose
     from dspfusion.inference import Fuser
@@ -561,7 +576,7 @@ def check_diagnose(path: Path, sources: list[Source], probe: DegradationProbe, t
     for src in sources[:3]:
         ir_d, vi_d = degrade(src.ir, "ir", "SN", rng)[0], degrade(src.vi, "vi", "RN", rng)[0]
         res = diagnose(fuser, ir_d, vi_d)
-        f = features(model, ir_d, vi_d, tile=tile)
+        f = features(model, ir_d, vi_d, tile=tile, scales=scales)
         for m in MODALITIES:
             with torch.no_grad():
                 p = probe(torch.from_numpy(f[m])[None], m).softmax(-1)[0].numpy()
@@ -580,6 +595,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--p-resize", type=float, default=0.5, help="share of large training images cropped or downscaled")
     ap.add_argument("--p-grey", type=float, default=0.15, help="share of training VI images made greyscale")
     ap.add_argument("--tile", type=int, default=96, help="probe_tile of the refit probe (0 = whole image)")
+    ap.add_argument("--scales", type=float, nargs="+", default=[1.0],
+                    help="probe_scales of the refit probe: one feature per image scale, concatenated (e.g. 1 0.5)")
     ap.add_argument("--hidden", type=int, nargs="+", default=[0, 64],
                     help="candidate hidden widths (0 = linear, as shipped); the check split picks one")
     ap.add_argument("--steps", type=int, default=3000, help="full-batch AdamW steps")
@@ -602,6 +619,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--install needs --write")
     if args.tile and args.tile < 16:
         ap.error("--tile must be 0 or >= 16")
+    scales = tuple(args.scales)
+    if not all(0 < x <= 1 for x in scales) or len(set(scales)) != len(scales):
+        ap.error("--scales must be distinct numbers in (0, 1]")
     torch.set_num_threads(args.threads)
     t_start = time.time()
     # the command as run (the thread setting of the environment included; it changed the results' timing only)
@@ -616,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
         p.requires_grad_(False)
     source_path = Path(info["source"])
     deg_dim = model.config.fusion.deg_dim
-    orig_tile = model.config.probe_tile
+    orig_tile, orig_scales = model.config.probe_tile, model.config.probe_scales
     print(f"model {info['source']} step {info['step']}; type vectors {deg_dim}-d", flush=True)
 
     train_roots = [r for r in args.train if r.name not in HELD_OUT_NAMES]
@@ -630,23 +650,24 @@ def main(argv: list[str] | None = None) -> int:
     eval_src = load_sources(list(args.eval), args.max_eval_pairs)
     print(f"{len(train_src)} training pairs, {len(eval_src)} held-out pairs", flush=True)
 
-    train_fs = build_train_features(model, train_src, args.per_class, args.seed, args.tile, args.p_resize, args.p_grey)
-    variants = {"original": orig_tile, "refit": args.tile}
+    train_fs = build_train_features(model, train_src, args.per_class, args.seed, args.tile, args.p_resize, args.p_grey,
+                                    scales=scales)
+    variants = {"original": (orig_tile, orig_scales), "refit": (args.tile, scales)}
     eval_sets, skipped_ll = build_eval_features(model, eval_src, args.eval_seed, variants)
 
     fit_part, check_part = split_by_scene(train_fs, 0.2, args.seed)
     hp = dict(steps=args.steps, lr=args.lr, weight_decay=args.weight_decay, seed=args.seed)
     check = {}
     for h in args.hidden:
-        check[h] = accuracy(fit_probe(fit_part, deg_dim, hidden=h, **hp), check_part)
+        check[h] = accuracy(fit_probe(fit_part, deg_dim * len(scales), hidden=h, **hp), check_part)
         print(f"check split, hidden {h}: VI {check[h]['vi']:.3f}  IR {check[h]['ir']:.3f}", flush=True)
     hidden = max(args.hidden, key=lambda h: (check[h]["vi"] + check[h]["ir"], -h))
-    probe = fit_probe(train_fs, deg_dim, hidden=hidden, **hp)
+    probe = fit_probe(train_fs, deg_dim * len(scales), hidden=hidden, **hp)
 
     refit_before = "probe_refit" in read_metadata(source_path) if source_path.suffix == ".safetensors" else False
     original_label = (f"{'earlier refit probe' if refit_before else 'Stage I probe'}, "
-                      f"{'whole image' if not orig_tile else f'tiles {orig_tile}'}")
-    refit_label = f"refit probe, {'whole image' if not args.tile else f'tiles {args.tile}'}"
+                      f"{'whole image' if not orig_tile else f'tiles {orig_tile}'}{_scales_label(orig_scales)}")
+    refit_label = f"refit probe, {'whole image' if not args.tile else f'tiles {args.tile}'}{_scales_label(scales)}"
     probes = {original_label: (model.probe.eval(), eval_sets["original"]), refit_label: (probe, eval_sets["refit"])}
     rows: list[dict] = []
     overall = {}
@@ -661,7 +682,7 @@ def main(argv: list[str] | None = None) -> int:
     rel = lambda p: str(Path(p).resolve().relative_to(REPO)) if Path(p).resolve().is_relative_to(REPO) else str(p)  # noqa: E731
     meta = {
         "command": command, "model": rel(info["source"]), "refit_before": refit_before, "step": info["step"], "deg_dim": deg_dim,
-        "tile": args.tile, "orig_tile": orig_tile, "hidden": hidden, "head": "Linear" if not hidden else f"Linear({hidden}) + GELU + Linear",
+        "tile": args.tile, "orig_tile": orig_tile, "scales": list(scales), "orig_scales": list(orig_scales), "hidden": hidden, "head": "Linear" if not hidden else f"Linear({hidden}) + GELU + Linear",
         "machine": _machine(), "seed": args.seed, "eval_seed": args.eval_seed, "target": args.target,
         "train_sources": len(train_src), "train_sets": [r.name for r in train_roots], "p_resize": args.p_resize,
         "p_grey": args.p_grey, "per_class": args.per_class,
@@ -677,16 +698,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.figure}", flush=True)
 
     if args.write is not None:
-        model.config = model.config.replace(probe_hidden=hidden, probe_tile=args.tile)
+        model.config = model.config.replace(probe_hidden=hidden, probe_tile=args.tile, probe_scales=scales)
         model.probe = probe
         improved = overall[refit_label] > overall[original_label]
         note = (f"probe refit post hoc on the frozen DPEN by benchmarks/fit_probe.py (seed {args.seed}, "
-                f"{args.per_class} VI samples per class, probe_tile {args.tile}, probe_hidden {hidden}); held-out "
+                f"{args.per_class} VI samples per class, probe_tile {args.tile}, probe_scales {list(scales)}, "
+                f"probe_hidden {hidden}); held-out "
                 f"top-1 {overall[refit_label]:.4f} ({original_label} {overall[original_label]:.4f}); DPEN and fusion "
                 "weights unchanged")
         keys = write_checkpoint(model, source_path, args.write, info["step"], note)
-        check_diagnose(args.write, eval_src, probe, args.tile, args.eval_seed + 1)
-        msg = (f"Wrote `{rel(args.write)}` (step {info['step']}, config probe_tile {args.tile}, probe_hidden {hidden}; "
+        check_diagnose(args.write, eval_src, probe, args.tile, args.eval_seed + 1, scales)
+        msg = (f"Wrote `{rel(args.write)}` (step {info['step']}, config probe_tile {args.tile}, probe_scales {list(scales)}, "
+               f"probe_hidden {hidden}; "
                f"probe tensors {', '.join(keys)}); every non-probe tensor is bit-identical to `{meta['model']}`, and "
                "its `diagnose` reproduces the fitted probe.")
         if args.install:

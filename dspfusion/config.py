@@ -129,6 +129,11 @@ class DSPFusionConfig:
     # ours: 0 = the probe reads DPEN's type vector of the whole image; N > 0 = the mean type vector of N×N tiles
     # covering the image (DPEN is trained on crops; set by benchmarks/fit_probe.py when it refits the probe)
     probe_tile: int = 0
+    # ours: the image scales the probe reads, each giving one type vector (as probe_tile says), concatenated in this
+    # order: (1.0,) = the image as given; (1.0, 0.5) = also the image downscaled 2x (area), whose tiles each cover
+    # four times the scene: global degradations (over-exposure, haze) are recognised better there, local ones (rain,
+    # noise) at full size (benchmarks/results/probe_experiments/probe_pooling.md)
+    probe_scales: tuple[float, ...] = (1.0,)
     # False = the no-prior ablation (paper Table 5): DPEN/SPEN/SPDM outputs are replaced by zeros,
     # so SPIM/DPMM/PGFM see constant priors and act as learned constant modulations.
     use_priors: bool = True
@@ -155,6 +160,9 @@ class DSPFusionConfig:
             problems.append(f"probe_hidden must be >= 0, got {self.probe_hidden}")
         if self.probe_tile < 0 or 0 < self.probe_tile < 16:
             problems.append(f"probe_tile must be 0 (whole image) or >= 16, got {self.probe_tile}")
+        if not self.probe_scales or any(not 0 < float(x) <= 1 for x in self.probe_scales) \
+                or len(set(self.probe_scales)) != len(self.probe_scales):
+            problems.append(f"probe_scales must be distinct numbers in (0, 1], got {self.probe_scales}")
         if problems:
             raise ValueError("inconsistent DSPFusionConfig: " + "; ".join(problems))
 
@@ -177,6 +185,7 @@ class DSPFusionConfig:
             with_probe=bool(d.get("with_probe", False)),
             probe_hidden=int(d.get("probe_hidden", 0)),
             probe_tile=int(d.get("probe_tile", 0)),
+            probe_scales=tuple(float(x) for x in d.get("probe_scales", (1.0,))),
             use_priors=bool(d.get("use_priors", True)),
         )
 

@@ -128,3 +128,74 @@ def test_diagnosis_features_whole_image_and_tiles():
         f = m.diagnosis_features(x)
         ref = m.degradation(_tile_grid(x[1], 32))[1].mean(0)
     assert f.shape == (2, m.config.fusion.deg_dim) and torch.allclose(f[1], ref, atol=1e-6)
+
+
+def test_probe_scales_concatenate_one_feature_per_scale():
+    """probe_scales (1.0, 0.5): the probe reads the full-size feature, then the feature of the image downscaled 2x
+    by area averaging, side by side; the probe is built for that width, and the field round-trips (an old
+    checkpoint without it reads (1.0,))."""
+    torch.manual_seed(0)
+    cfg = get_preset("lite").replace(probe_tile=32, probe_scales=(1.0, 0.5))
+    m = build_model(cfg).eval()
+    d = cfg.fusion.deg_dim
+    x = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        f = m.diagnosis_features(x)
+        half = torch.nn.functional.avg_pool2d(x, 2)  # area averaging by 2 on even sides
+        full_ref = m.degradation(_tile_grid(x[1], 32))[1].mean(0)
+        half_ref = m.degradation(_tile_grid(half[1], 32))[1].mean(0)
+        assert m.probe(f, "vi").shape == (2, len(VI_CLASSES))
+    assert f.shape == (2, 2 * d)
+    assert torch.allclose(f[1, :d], full_ref, atol=1e-6) and torch.allclose(f[1, d:], half_ref, atol=1e-6)
+    assert m.probe.norm.normalized_shape == (2 * d,)
+    assert DSPFusionConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    old = cfg.to_dict()
+    del old["probe_scales"]
+    assert DSPFusionConfig.from_dict(old).probe_scales == (1.0,)
+    for bad in ((), (1.0, 1.0), (0.0,), (1.5,)):
+        with pytest.raises(ValueError, match="probe_scales"):
+            get_preset("lite").replace(probe_scales=bad)
+
+
+def test_fit_probe_refits_a_two_scale_probe_and_writes_a_model_that_diagnoses_with_it(tmp_path, monkeypatch):
+    """benchmarks/fit_probe.py --scales 1 0.5 on tiny synthetic folders: the written model records probe_scales and
+    probe_tile, its probe reads both scales' features (twice the type-vector width), every other tensor is the
+    source's (checked by the script), and its diagnose reproduces the fitted probe (checked by the script too)."""
+    import importlib.util
+
+    from dspfusion.checkpoint import load_model, save_model
+    from dspfusion.io import write_image
+
+    repo = __import__("pathlib").Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("fit_probe", repo / "benchmarks" / "fit_probe.py")
+    fp = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(__import__("sys").modules, "fit_probe", fp)  # its dataclasses look their module up
+    spec.loader.exec_module(fp)
+    roots = {}
+    for name, seeds in (("fitset", range(4)), ("evalset", range(10, 12))):
+        roots[name] = tmp_path / name
+        for i in seeds:
+            ir, vi = make_example_pair(64, 80, seed=i)
+            vi = ((vi.astype(np.float32) / 255 / 0.22).clip(0, 1) ** (1 / 1.6) * 255).astype(np.uint8)  # daylight
+            write_image(roots[name] / "ir" / f"{i:02d}.png", ir)
+            write_image(roots[name] / "vi" / f"{i:02d}.png", vi)
+    torch.manual_seed(0)
+    src = tmp_path / "src.safetensors"
+    save_model(build_model(get_preset("tiny-official").replace(with_probe=True)), src, step=7)
+    out = tmp_path / "refit.safetensors"
+    torch_threads = torch.get_num_threads()
+    try:
+        rc = fp.main(["--model", str(src), "--train", str(roots["fitset"]), "--eval", str(roots["evalset"]),
+                      "--per-class", "2", "--steps", "20", "--hidden", "0", "--tile", "32", "--scales", "1", "0.5",
+                      "--no-figure", "--out-dir", str(tmp_path / "reports"), "--write", str(out)])
+    finally:
+        torch.set_num_threads(torch_threads)
+    assert rc == 0
+    model, info = load_model(str(out))
+    d = model.config.fusion.deg_dim
+    assert model.config.probe_scales == (1.0, 0.5) and model.config.probe_tile == 32 and info["step"] == 7
+    assert model.probe.vi.weight.shape == (len(VI_CLASSES), 2 * d)
+    report = (tmp_path / "reports" / "probe.md").read_text()
+    assert "refit probe, tiles 32, scales 1 + 0.5" in report and f"{2 * d}-d" in report
+    with pytest.raises(SystemExit):
+        fp.main(["--scales", "1", "1", "--no-figure"])

@@ -188,6 +188,38 @@ def test_probe_loss_reaches_dpen_only_when_asked(data, tmp_path):
             TrainConfig.load(None, [bad])
 
 
+def test_stage1_trains_a_two_scale_probe_on_each_crop_at_both_scales(data, tmp_path):
+    """probe_scales (1.0, 0.5): Stage I feeds the probe each training crop's type vector beside that of the crop
+    downscaled 2x (what diagnosis_features concatenates for a whole image, here one tile each), and a short run
+    trains and saves such a probe."""
+    from torch.utils.data import default_collate
+
+    from dspfusion.config import get_preset
+    from dspfusion.models.dspfusion import downscale
+    from dspfusion.training.losses import FusionLossWeights
+    from dspfusion.training.trainer import Stage1
+
+    model = get_preset("tiny-official").replace(with_probe=True, probe_scales=(1.0, 0.5)).to_dict()
+    torch.manual_seed(0)
+    t = Trainer(tiny_cfg(data, tmp_path / "probe2", model=model), resume=False, progress=False)
+    batch = default_collate([t._datasets()[0][i] for i in range(2)])
+    s1 = Stage1(t.model, t.cfg, FusionLossWeights())
+    with torch.no_grad():
+        t_vi = t.model.degradation(batch["lq_vi"])[1]
+        f = s1.probe_features(t_vi, batch["lq_vi"])
+        half = t.model.degradation(downscale(batch["lq_vi"], 0.5))[1]
+    d = t_vi.shape[-1]
+    assert f.shape == (2, 2 * d) and torch.equal(f[:, :d], t_vi) and torch.allclose(f[:, d:], half, atol=1e-6)
+    _, logs = s1(batch)
+    assert logs["probe"] > 0
+    cfg = tiny_cfg(data, tmp_path / "run2", model=model, stage1_iters=2, stage2_iters=1)
+    Trainer(cfg, resume=False, progress=False).run()
+    from dspfusion.checkpoint import load_model
+
+    loaded, _ = load_model(str(tmp_path / "run2" / "model.safetensors"))
+    assert loaded.config.probe_scales == (1.0, 0.5) and loaded.probe.norm.normalized_shape == (2 * d,)
+
+
 def test_grad_vector_term_asks_for_the_dominant_edge_polarity():
     """The optional signed-gradient term (ours, off by default) is zero when the fused luma has the dominant
     source's edges, and catches an inverted edge that the official magnitude-only gradient term cannot see."""

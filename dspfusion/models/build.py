@@ -18,7 +18,7 @@ def build_model(config: DSPFusionConfig | str) -> DSPFusion:
         degradation=DegradationPriorEncoder(cfg.degradation),
         diffusion=PriorDiffusion(Denoiser(cfg.denoiser), DiffusionSchedule(cfg.diffusion)),
         fusion=FusionNet(cfg.fusion),
-        probe=DegradationProbe(cfg.fusion.deg_dim, cfg.probe_hidden) if cfg.with_probe else None,
+        probe=DegradationProbe(cfg.fusion.deg_dim * len(cfg.probe_scales), cfg.probe_hidden) if cfg.with_probe else None,
     )
 
 

@@ -18,6 +18,9 @@ IR_CLASSES = ("clean", "LC", "RN", "SN")
 class DegradationProbe(nn.Module):
     """type vectors ``[B, C_d]`` → logits ``[B, 7]`` (VI) or ``[B, 4]`` (IR).
 
+    ``deg_dim`` is the width of what the probe reads: C_d, or C_d · S for a model whose ``probe_scales`` name S
+    image scales (their type vectors side by side; ``DSPFusion.diagnosis_features``).
+
     ``hidden`` 0 (default, every preset): one linear layer per modality (keys ``vi.weight``...). ``hidden`` N > 0:
     Linear(C_d → N) → GELU → Linear(N → classes) per modality (keys ``vi.0.weight``, ``vi.2.weight``...), for a
     probe refit post hoc (benchmarks/fit_probe.py); the config field ``probe_hidden`` records it.

@@ -39,6 +39,12 @@ def _tile_grid(img: torch.Tensor, size: int) -> torch.Tensor:
     return torch.stack([img[:, y:y + size, x:x + size] for y in ys for x in xs])
 
 
+def downscale(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """``[B,C,H,W]`` → ``[B,C,round(H·scale),round(W·scale)]`` (at least 1 pixel a side) by area averaging."""
+    h, w = x.shape[-2:]
+    return F.interpolate(x, size=(max(1, round(h * scale)), max(1, round(w * scale))), mode="area")
+
+
 @dataclass
 class Priors:
     """Everything the fusion network needs besides the images (all ``[B, N, C]``)."""
@@ -113,18 +119,23 @@ class DSPFusion(nn.Module):
 
     @torch.no_grad()
     def diagnosis_features(self, x: torch.Tensor, chunk: int = 32) -> torch.Tensor:
-        """What the probe reads for one modality ``[B,3,H,W]`` (the padded image): DPEN type vectors ``[B, C_d]``.
+        """What the probe reads for one modality ``[B,3,H,W]`` (the padded image): ``[B, C_d · S]`` for the S
+        entries of ``config.probe_scales``, one DPEN type-vector feature per scale, concatenated in that order.
 
-        ``config.probe_tile`` 0: the type vector of the whole image. N > 0: the mean type vector of the N×N tiles
-        of an evenly spaced grid covering the image (overlapping where N does not divide a side; an image smaller
-        than a tile is edge-padded), DPEN run on ``chunk`` tiles at a time.
+        Scale 1 is the image as given; scale s < 1 the image downscaled by s (area averaging). At each scale,
+        ``config.probe_tile`` 0: the type vector of the whole image; N > 0: the mean type vector of the N×N tiles of
+        an evenly spaced grid covering the image (overlapping where N does not divide a side; an image smaller than
+        a tile is edge-padded), DPEN run on ``chunk`` tiles at a time.
         """
+        return torch.cat([self._scale_features(x if s == 1 else downscale(x, s), chunk)
+                          for s in self.config.probe_scales], dim=-1)
+
+    def _scale_features(self, x: torch.Tensor, chunk: int) -> torch.Tensor:
         size = self.config.probe_tile
         if not size:
             return self.degradation(x)[1]
         return torch.stack([self.tile_type_vectors(img, size, chunk).mean(0) for img in x])
 
-    @torch.no_grad()
     def tile_type_vectors(self, img: torch.Tensor, size: int, chunk: int = 32) -> torch.Tensor:
         """One image ``[3,H,W]`` → the DPEN type vector of each ``size``×``size`` tile of the grid
         :meth:`diagnosis_features` averages, ``[T, C_d]`` (DPEN run on ``chunk`` tiles at a time)."""

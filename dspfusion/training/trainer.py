@@ -43,6 +43,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from ..checkpoint import save_model
 from ..config import DSPFusionConfig, FusionNetConfig, get_preset
 from ..models import DSPFusion, build_model
+from ..models.dspfusion import downscale
 from ..official import safe_torch_load
 from ..version import __version__
 from .config import TrainConfig
@@ -119,6 +120,20 @@ class Stage1(nn.Module):
         params = {k: v.detach() for k, v in self.probe.named_parameters()}
         return torch.func.functional_call(self.probe, params, (type_vec, modality))
 
+    def probe_features(self, type_vec: torch.Tensor, lq: torch.Tensor) -> torch.Tensor:
+        """What the probe reads for a batch of crops ``lq`` ``[B,3,h,w]`` whose DPEN type vectors are ``type_vec``
+        ``[B,C_d]``: for each of ``probe_scales`` the type vector of the crop at that scale (scale 1: ``type_vec``
+        itself, with its gradient; the others computed here without one), concatenated as
+        ``DSPFusion.diagnosis_features`` does. In training each crop is one tile."""
+        feats = []
+        for s in self.model[0].config.probe_scales:
+            if s == 1:
+                feats.append(type_vec)
+            else:
+                with torch.no_grad():
+                    feats.append(self.degradation(downscale(lq, s))[1])
+        return torch.cat(feats, dim=-1)
+
     def forward(self, b: dict, step: int = 0) -> tuple[torch.Tensor, dict[str, float]]:
         lq_ir, lq_vi = b["lq_ir"], b["lq_vi"]
         B = lq_ir.shape[0]
@@ -148,6 +163,7 @@ class Stage1(nn.Module):
             loss = loss + l_cl
             logs["contrast"] = float(l_cl.detach())
         if self.probe is not None:
+            t_ir, t_vi = self.probe_features(t_ir, lq_ir), self.probe_features(t_vi, lq_vi)
             l_ir = F.cross_entropy(self.probe(t_ir.detach(), "ir"), b["label_ir"])
             l_vi = F.cross_entropy(self.probe(t_vi.detach(), "vi"), b["label_vi"])
             loss = loss + l_ir + l_vi
