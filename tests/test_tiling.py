@@ -151,7 +151,10 @@ def test_trained_weights_tiled_match_untiled():
     0.32 / 6.9 / 0.20; 3 passes 0.23 / 5.7 / 0.16; 4 passes 0.22 / 5.8 / 0.16; 5 passes 0.22 / 5.8 / 0.16 (0 passes 28
     times 3 passes). The step-66,900 weights (lite54, the paper-size DPEN): 0 passes 4.6 / 35 / 0.50; 1 pass 1.6 / 9.6 /
     0.18; 2 passes 0.24 / 3.6 / 0.07; 3 passes 0.19 / 3.3 / 0.11; 4 passes 0.15 / 3.1 / 0.09; 5 passes 0.16 / 3.1 / 0.09
-    (0 passes 24 times 3 passes)."""
+    (0 passes 24 times 3 passes). The step-71,700 weights (lite59, ir_LC and vi_Blur drawn more often, then a long Stage
+    II): 0 passes 3.1 / 39 / 0.40; 1 pass 1.2 / 6.3 / 0.14; 2 passes 0.31 / 3.5 / 0.00; 3 passes 0.18 / 3.1 / 0.04; 4
+    passes 0.16 / 3.1 / 0.04; 5 passes 0.16 / 3.1 / 0.04 (0 passes 17 times 3 passes; benchmarks/results/experiments/
+    lite59/tiling_passes.txt)."""
     from dspfusion.checkpoint import load_model
     from dspfusion.example import make_example_pair
     from dspfusion.inference import prepare_pair
