@@ -136,6 +136,7 @@ class DSPFusion(nn.Module):
             return self.degradation(x)[1]
         return torch.stack([self.tile_type_vectors(img, size, chunk).mean(0) for img in x])
 
+    @torch.no_grad()
     def tile_type_vectors(self, img: torch.Tensor, size: int, chunk: int = 32) -> torch.Tensor:
         """One image ``[3,H,W]`` → the DPEN type vector of each ``size``×``size`` tile of the grid
         :meth:`diagnosis_features` averages, ``[T, C_d]`` (DPEN run on ``chunk`` tiles at a time)."""
