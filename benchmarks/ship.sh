@@ -15,7 +15,7 @@
 # brought up to date by hand from these files afterwards. If the no-prior ablation was retrained too, point
 # configs/benchmarks/degraded.yaml's lite-noprior at its weights before step 3. Step 1 keeps the old degraded table
 # only once (a rerun of step 1 does not overwrite it with a newer one). Run it with nothing else CPU-heavy on the
-# machine: step 13 times the model. On the 2-core machine with nothing cached under runs/benchmarks, the whole ship
+# machine: step 14 times the model. On the 2-core machine with nothing cached under runs/benchmarks, the whole ship
 # takes about two hours, most of it the degraded benchmark (8 methods x 141 pairs x 12 conditions, step 3).
 set -euo pipefail
 
@@ -64,6 +64,8 @@ step "degraded: every method against the +enh baselines and the ablation" \
   sh "$PY benchmarks/compare_methods.py $DEG/summary.csv --candidate DSPFusion-lite --against lite-noprior Laplacian+enh GFF+enh max+enh --metric Qabf VIF MI NIQE --out benchmarks/results/degraded_wins.md"
 step "degraded: before / after" \
   $PY benchmarks/compare_wins.py $X/degraded_wins_$OLD.md benchmarks/results/degraded_wins.md --method DSPFusion-lite --old-name "$OLD" --new-name "$NAME" --out $X/degraded_full_${NAME}_vs_$OLD.md
+step "degraded: the ablation's before / after (its weights in configs/benchmarks/degraded.yaml)" \
+  $PY benchmarks/compare_wins.py $X/degraded_wins_$OLD.md benchmarks/results/degraded_wins.md --method lite-noprior --old-name "$OLD ablation" --new-name "$NAME ablation" --out $X/degraded_full_noprior_${NAME}_vs_$OLD.md
 step "degraded: paired bootstrap against the best +enh baseline and the ablation" \
   sh "$PY benchmarks/paired_differences.py $DEG/per_image.csv --candidate DSPFusion-lite --against lite-noprior best:+enh --metric Qabf --out benchmarks/results/degraded_paired_qabf.md && $PY benchmarks/publish_results.py degraded_paired_qabf"
 step "degraded: source copies" \
