@@ -33,10 +33,10 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
 from dspfusion.checkpoint import load_model  # noqa: E402
 from dspfusion.inference import pad_to_multiple, prepare_pair  # noqa: E402
+from dspfusion.models.dspfusion import downscale  # noqa: E402
 from fit_probe import CLASSES, DEFAULT_EVAL, MODALITIES, eval_samples, load_sources  # noqa: E402
 
 VARIANTS = ("mean feature", "mean logits", "mean log-prob", "vote", "mean feature, half size",
@@ -48,8 +48,7 @@ def predictions(model, img: torch.Tensor, modality: str, tile: int) -> dict[str,
     """Every variant's predicted class for one padded image ``[1,3,H,W]``."""
     probe = model.probe
     full = model.tile_type_vectors(img[0], tile)
-    half_img = F.interpolate(img, scale_factor=0.5, mode="area")
-    half_img = pad_to_multiple(half_img, model.config.fusion.pad_multiple)
+    half_img = pad_to_multiple(downscale(img, 0.5), model.config.fusion.pad_multiple)
     half = model.tile_type_vectors(half_img[0], tile)
     logits = probe(full, modality)  # [T, K]
     logits_half = probe(half, modality)

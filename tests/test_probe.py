@@ -5,12 +5,15 @@ The built-in example pair needs no shared data; ``benchmarks/fit_probe.py`` meas
 """
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import REPO
 from dspfusion.config import PRESETS, DSPFusionConfig, get_preset
 from dspfusion.degradations import degrade
 from dspfusion.example import make_example_pair
@@ -161,15 +164,12 @@ def test_fit_probe_refits_a_two_scale_probe_and_writes_a_model_that_diagnoses_wi
     """benchmarks/fit_probe.py --scales 1 0.5 on tiny synthetic folders: the written model records probe_scales and
     probe_tile, its probe reads both scales' features (twice the type-vector width), every other tensor is the
     source's (checked by the script), and its diagnose reproduces the fitted probe (checked by the script too)."""
-    import importlib.util
-
     from dspfusion.checkpoint import load_model, save_model
     from dspfusion.io import write_image
 
-    repo = __import__("pathlib").Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("fit_probe", repo / "benchmarks" / "fit_probe.py")
+    spec = importlib.util.spec_from_file_location("fit_probe", REPO / "benchmarks" / "fit_probe.py")
     fp = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(__import__("sys").modules, "fit_probe", fp)  # its dataclasses look their module up
+    monkeypatch.setitem(sys.modules, "fit_probe", fp)  # its dataclasses look their module up
     spec.loader.exec_module(fp)
     roots = {}
     for name, seeds in (("fitset", range(4)), ("evalset", range(10, 12))):
