@@ -199,3 +199,7 @@ def test_fit_probe_refits_a_two_scale_probe_and_writes_a_model_that_diagnoses_wi
     assert "refit probe, tiles 32, scales 1 + 0.5" in report and f"{2 * d}-d" in report
     with pytest.raises(SystemExit):
         fp.main(["--scales", "1", "1", "--no-figure"])
+    # a folder may be fitted on or held out, not both (msrs30 is fitted on only when --eval leaves it out)
+    with pytest.raises(SystemExit, match="overlap"):
+        fp.main(["--model", str(src), "--train", str(roots["fitset"]), str(roots["evalset"]), "--eval",
+                 str(roots["evalset"]), "--no-figure", "--out-dir", str(tmp_path / "reports2")])

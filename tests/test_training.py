@@ -544,14 +544,14 @@ def test_resume_is_exact(data, tmp_path):
 
 
 def test_continue_from_weights_with_refit_probe(data, tmp_path):
-    """init_from weights whose probe was refit post hoc (probe_hidden/probe_tile): the run keeps that layout,
+    """init_from weights whose probe was refit post hoc (probe_hidden/probe_tile/probe_scales): the run keeps that layout,
     counts steps on from the init's step and resumes; any other config difference is refused."""
     from dspfusion.checkpoint import save_model
     from dspfusion.config import get_preset
     from dspfusion.models import build_model
 
     base = get_preset("tiny-official").replace(with_probe=True)
-    refit = base.replace(probe_hidden=8, probe_tile=16)
+    refit = base.replace(probe_hidden=8, probe_tile=16, probe_scales=(1.0, 0.5, 0.25))
     torch.manual_seed(3)
     init = build_model(refit)
     init_path = save_model(init, tmp_path / "init.safetensors", step=7)

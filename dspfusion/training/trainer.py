@@ -244,8 +244,11 @@ def _model_config(cfg: TrainConfig) -> DSPFusionConfig:
 
 
 def _same_but_probe(a: DSPFusionConfig, b: DSPFusionConfig) -> bool:
-    """True when two model configs differ at most in the degradation probe's head layout."""
-    return a.replace(probe_hidden=0, probe_tile=0) == b.replace(probe_hidden=0, probe_tile=0)
+    """True when two model configs differ at most in the degradation probe's layout (hidden width, tile, scales)."""
+    def plain(c: DSPFusionConfig) -> DSPFusionConfig:
+        return c.replace(probe_hidden=0, probe_tile=0, probe_scales=(1.0,))
+
+    return plain(a) == plain(b)
 
 
 # State-dict prefixes of the parts _config_from_init may add to an init_from model (they start as zero output).
@@ -293,7 +296,8 @@ def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig,
     ``dpen_elsewhere`` (the run has ``dpen_init``): the DPEN comes from that file, so its size (``degradation``) may
     differ from the init's; the prior's channels the fusion network reads (``deg_dim``) must still match.
 
-    Three kinds of difference are allowed: the init's probe layout (refit post hoc: probe_hidden/probe_tile) is
+    Three kinds of difference are allowed: the init's probe layout (refit post hoc: probe_hidden/probe_tile/
+    probe_scales) is
     kept; a detail head, detail-head blocks, the IR mixing weight, the band mixing weights, the tone curves, the
     destriping gate or the VI sharpening gains the init lacks are added (they start as zero output / identity, so
     the init's behaviour is unchanged), and the ``mix_luma`` switch (no parameters) may differ, which changes the
