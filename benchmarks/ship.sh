@@ -10,6 +10,9 @@
 #             ship goes on with `--from` the step it was in)
 #   --dry-run print the steps and their commands, run nothing
 #
+# The last step refits the diagnosis probe and installs the refit only if it does better on the test sets (the
+# DPEN and fusion tensors stay bit-identical, so the earlier steps' numbers hold).
+#
 # Every step writes its own result file; docs/BENCHMARKS.md sections are rewritten by `dspfusion benchmark` (configs
 # with `docs:`) and by benchmarks/publish_results.py. What is not a table (README and docs/TRAINING.md prose) has to be
 # brought up to date by hand from these files afterwards. If the no-prior ablation was retrained too, point
