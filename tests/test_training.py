@@ -212,12 +212,17 @@ def test_stage1_trains_a_two_scale_probe_on_each_crop_at_both_scales(data, tmp_p
     assert f.shape == (2, 2 * d) and torch.equal(f[:, :d], t_vi) and torch.allclose(f[:, d:], half, atol=1e-6)
     _, logs = s1(batch)
     assert logs["probe"] > 0
-    cfg = tiny_cfg(data, tmp_path / "run2", model=model, stage1_iters=2, stage2_iters=1)
+    # validation measures the probe on what `diagnose` feeds it (both scales), as a model continued from the shipped
+    # weights (three scales, refit post hoc) needs
+    cfg = tiny_cfg(data, tmp_path / "run2", model=model, stage1_iters=2, stage2_iters=1, val_roots=[str(data)],
+                   val_items=2, val_every=2)
     Trainer(cfg, resume=False, progress=False).run()
     from dspfusion.checkpoint import load_model
 
     loaded, _ = load_model(str(tmp_path / "run2" / "model.safetensors"))
     assert loaded.config.probe_scales == (1.0, 0.5) and loaded.probe.norm.normalized_shape == (2 * d,)
+    val = (tmp_path / "run2" / "val.csv").read_text().splitlines()
+    assert len(val) == 3 and "probe_acc_vi" in val[0]  # header, end of Stage I, end of Stage II
 
 
 def test_grad_vector_term_asks_for_the_dominant_edge_polarity():
@@ -544,8 +549,8 @@ def test_resume_is_exact(data, tmp_path):
 
 
 def test_continue_from_weights_with_refit_probe(data, tmp_path):
-    """init_from weights whose probe was refit post hoc (probe_hidden/probe_tile/probe_scales): the run keeps that layout,
-    counts steps on from the init's step and resumes; any other config difference is refused."""
+    """init_from weights whose probe was refit post hoc (probe_hidden/probe_tile/probe_scales): the run keeps that
+    layout, counts steps on from the init's step and resumes; any other config difference is refused."""
     from dspfusion.checkpoint import save_model
     from dspfusion.config import get_preset
     from dspfusion.models import build_model

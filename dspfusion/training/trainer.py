@@ -602,8 +602,9 @@ class Trainer:
             for k, v in logs.items():
                 sums[k] = sums.get(k, 0.0) + v
             if m.probe is not None and m.config.use_priors:
-                correct["ir"] += int(m.probe(pri.type_ir, "ir").argmax(-1).item() == int(b["label_ir"]))
-                correct["vi"] += int(m.probe(pri.type_vi, "vi").argmax(-1).item() == int(b["label_vi"]))
+                # what `dspfusion diagnose` feeds the probe (probe_tile, probe_scales), not the crop's own type vector
+                correct["ir"] += int(m.probe(m.diagnosis_features(ir), "ir").argmax(-1).item() == int(b["label_ir"]))
+                correct["vi"] += int(m.probe(m.diagnosis_features(vi), "vi").argmax(-1).item() == int(b["label_vi"]))
         row = {"stage": stage, "step": self.step, **{k: f"{v / len(ds):.5f}" for k, v in sums.items()}}
         if m.probe is not None and m.config.use_priors:
             row.update({f"probe_acc_{k}": f"{v / len(ds):.3f}" for k, v in correct.items()})
