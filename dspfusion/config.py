@@ -192,6 +192,14 @@ class DSPFusionConfig:
     def replace(self, **changes: Any) -> "DSPFusionConfig":
         return replace(self, **changes)
 
+    def probe_layout(self) -> dict[str, Any]:
+        """The degradation probe's layout fields (:data:`PROBE_LAYOUT`): what a post-hoc refit
+        (benchmarks/fit_probe.py) may change without touching any other weight."""
+        return {k: getattr(self, k) for k in PROBE_LAYOUT}
+
+
+PROBE_LAYOUT = ("probe_hidden", "probe_tile", "probe_scales")
+
 
 def make_config(
     dim: int,

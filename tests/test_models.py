@@ -42,7 +42,7 @@ def test_deg_dim_decouples_the_prior_width_from_the_dpen_and_the_lite_preset_is_
     if shipped_weights("lite") is None:
         pytest.skip("no shipped lite weights in this installation")
     shipped, _ = load_model("lite")
-    probe_layout = {k: getattr(shipped.config, k) for k in ("probe_hidden", "probe_tile", "probe_scales")}
+    probe_layout = shipped.config.probe_layout()
     assert shipped.config == lite.replace(**probe_layout)
     build_model(lite.replace(**probe_layout)).load_state_dict(shipped.state_dict(), strict=True)
 

@@ -245,10 +245,8 @@ def _model_config(cfg: TrainConfig) -> DSPFusionConfig:
 
 def _same_but_probe(a: DSPFusionConfig, b: DSPFusionConfig) -> bool:
     """True when two model configs differ at most in the degradation probe's layout (hidden width, tile, scales)."""
-    def plain(c: DSPFusionConfig) -> DSPFusionConfig:
-        return c.replace(probe_hidden=0, probe_tile=0, probe_scales=(1.0,))
-
-    return plain(a) == plain(b)
+    default = DSPFusionConfig().probe_layout()
+    return a.replace(**default) == b.replace(**default)
 
 
 # State-dict prefixes of the parts _config_from_init may add to an init_from model (they start as zero output).

@@ -81,23 +81,25 @@ def main() -> int:
              "strength).", "",
              "| data set | variant | Qabf | Q_IR | Q_VI | fused/IR at IR edges | fused/VI at VI edges |",
              "|---|---|---|---|---|---|---|"]
-    for name in args.sets:
-        ps = pairs(name, args.pairs)
-        srcs = [(read_image(ir), read_image(vi), load_grey(ir), load_grey(vi)) for ir, vi in ps]
-        for label, (t, s) in variants.items():
-            net.tone, net.sharpen = t, s
-            rows = []
-            for ir, vi, gi, gv in srcs:
-                fused = np.asarray(fuser.fuse(ir, vi))
-                r = measure(load_grey(fused), gi, gv)
-                r["qabf"] = r["ir_weight"] * r["ir"] + (1 - r["ir_weight"]) * r["vi"]
-                rows.append(r)
-            m = {k: float(np.nanmean([r[k] for r in rows])) for k in ("qabf", "ir", "vi", "ratio_ir", "ratio_vi")}
-            row = (f"| {name} | {label} | {m['qabf']:.3f} | {m['ir']:.3f} | {m['vi']:.3f} | {m['ratio_ir']:.3f} | "
-                   f"{m['ratio_vi']:.3f} |")
-            print(row, flush=True)
-            lines.append(row)
-    net.tone, net.sharpen = tone, sharpen
+    try:
+        for name in args.sets:
+            ps = pairs(name, args.pairs)
+            srcs = [(read_image(ir), read_image(vi), load_grey(ir), load_grey(vi)) for ir, vi in ps]
+            for label, (t, s) in variants.items():
+                net.tone, net.sharpen = t, s
+                rows = []
+                for ir, vi, gi, gv in srcs:
+                    fused = np.asarray(fuser.fuse(ir, vi))
+                    r = measure(load_grey(fused), gi, gv)
+                    r["qabf"] = r["ir_weight"] * r["ir"] + (1 - r["ir_weight"]) * r["vi"]
+                    rows.append(r)
+                m = {k: float(np.nanmean([r[k] for r in rows])) for k in ("qabf", "ir", "vi", "ratio_ir", "ratio_vi")}
+                row = (f"| {name} | {label} | {m['qabf']:.3f} | {m['ir']:.3f} | {m['vi']:.3f} | {m['ratio_ir']:.3f} | "
+                       f"{m['ratio_vi']:.3f} |")
+                print(row, flush=True)
+                lines.append(row)
+    finally:  # the model's own operations back, whatever happened
+        net.tone, net.sharpen = tone, sharpen
     lines += ["", f"Total time {time.time() - t0:.0f} s."]
     write_text_atomic(args.out, "\n".join(lines) + "\n")
     print(f"wrote {args.out}")
