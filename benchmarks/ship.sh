@@ -13,13 +13,18 @@
 # The last step refits the diagnosis probe and installs the refit only if it does better on the test sets (the
 # DPEN and fusion tensors stay bit-identical, so the earlier steps' numbers hold).
 #
+# The benchmarks reuse what runs/benchmarks holds and recompute only the methods whose weights changed
+# (`--recompute-changed`): the shipped model's results, the ablation's if its weights were replaced, and the baselines'
+# only if nothing is cached.
+#
 # Every step writes its own result file; docs/BENCHMARKS.md sections are rewritten by `dspfusion benchmark` (configs
 # with `docs:`) and by benchmarks/publish_results.py. What is not a table (README and docs/TRAINING.md prose) has to be
 # brought up to date by hand from these files afterwards. If the no-prior ablation was retrained too, point
 # configs/benchmarks/degraded.yaml's lite-noprior at its weights before step 3. Step 1 keeps the old degraded table
 # only once (a rerun of step 1 does not overwrite it with a newer one). Run it with nothing else CPU-heavy on the
 # machine: step 14 times the model. On the 2-core machine with nothing cached under runs/benchmarks, the whole ship
-# takes about two hours, most of it the degraded benchmark (8 methods x 141 pairs x 12 conditions, step 3).
+# takes about two hours, most of it the degraded benchmark (8 methods x 141 pairs x 12 conditions, step 3); with the
+# baselines cached (the twenty-fifth session) about 110 minutes, 50 of them step 3.
 set -euo pipefail
 
 usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
@@ -62,7 +67,7 @@ sh() { bash -c "$1"; }  # for steps with a redirection
 step "keep the old degraded table and install the new weights" \
   sh "mkdir -p $X && { [ -e $X/degraded_wins_$OLD.md ] || cp benchmarks/results/degraded_wins.md $X/degraded_wins_$OLD.md; } && cp $WEIGHTS $SHIPPED.tmp && mv $SHIPPED.tmp $SHIPPED"
 step "the model loads (step, parameters)" $DSP info
-step "degraded benchmark, full MSRS91 and RoadScene50 (docs/BENCHMARKS.md)" $DSP benchmark configs/benchmarks/degraded.yaml
+step "degraded benchmark, full MSRS91 and RoadScene50 (docs/BENCHMARKS.md)" $DSP benchmark configs/benchmarks/degraded.yaml --recompute-changed
 step "degraded: every method against the +enh baselines and the ablation" \
   sh "$PY benchmarks/compare_methods.py $DEG/summary.csv --candidate DSPFusion-lite --against lite-noprior Laplacian+enh GFF+enh max+enh --metric Qabf VIF MI NIQE --out benchmarks/results/degraded_wins.md"
 step "degraded: before / after" \
@@ -80,8 +85,8 @@ step "degraded: Qabf terms" \
 step "degraded: tone curves, input gates" \
   sh "$PY benchmarks/tone_curves.py --out $X/tone_curves_$NAME.md && $PY benchmarks/input_gates.py --out $X/input_gates_$NAME.md"
 step "clean benchmark, TNO25, RoadScene50, MSRS91 (docs/BENCHMARKS.md) and its Qabf terms" \
-  sh "$DSP benchmark configs/benchmarks/clean.yaml --no-speed && $PY benchmarks/qabf_terms.py --run runs/benchmarks/clean --methods DSPFusion-lite Laplacian GFF max --pairs 25 --out benchmarks/results/qabf_terms.md"
-step "sampling steps against quality and time (docs/BENCHMARKS.md)" $DSP benchmark configs/benchmarks/steps.yaml --limit 10 --docs docs/BENCHMARKS.md
+  sh "$DSP benchmark configs/benchmarks/clean.yaml --no-speed --recompute-changed && $PY benchmarks/qabf_terms.py --run runs/benchmarks/clean --methods DSPFusion-lite Laplacian GFF max --pairs 25 --out benchmarks/results/qabf_terms.md"
+step "sampling steps against quality and time (docs/BENCHMARKS.md)" $DSP benchmark configs/benchmarks/steps.yaml --limit 10 --docs docs/BENCHMARKS.md --recompute-changed
 step "speed: the shipped model beside the paper preset, then ONNX (docs/BENCHMARKS.md)" \
   sh "$DSP benchmark configs/benchmarks/speed.yaml && $PY benchmarks/bench_onnx.py && $PY benchmarks/publish_results.py onnx_speed"
 step "grey visible images" $PY benchmarks/grey_vi.py --model "$NAME=$SHIPPED" --pairs 25 --out $X/grey_vi.md

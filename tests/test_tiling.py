@@ -154,7 +154,9 @@ def test_trained_weights_tiled_match_untiled():
     (0 passes 24 times 3 passes). The step-71,700 weights (lite59, ir_LC and vi_Blur drawn more often, then a long Stage
     II): 0 passes 3.1 / 39 / 0.40; 1 pass 1.2 / 6.3 / 0.14; 2 passes 0.31 / 3.5 / 0.00; 3 passes 0.18 / 3.1 / 0.04; 4
     passes 0.16 / 3.1 / 0.04; 5 passes 0.16 / 3.1 / 0.04 (0 passes 17 times 3 passes; benchmarks/results/experiments/
-    lite59/tiling_passes.txt)."""
+    lite59/tiling_passes.txt). The step-76,500 weights (lite61, the usual draws again): 0 passes 2.6 / 28 / 0.25; 1 pass
+    1.8 / 7.0 / 0.17; 2 passes 0.29 / 3.5 / 0.03; 3 passes 0.23 / 3.2 / 0.05; 4 passes 0.15 / 3.3 / 0.05; 5 passes 0.13 /
+    3.3 / 0.05 (0 passes 11 times 3 passes; experiments/lite61/tiling_passes.txt)."""
     from dspfusion.checkpoint import load_model
     from dspfusion.example import make_example_pair
     from dspfusion.inference import prepare_pair

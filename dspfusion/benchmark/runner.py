@@ -19,6 +19,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -104,19 +105,31 @@ def _evaluate(fused: Path | np.ndarray, inp: Inputs, names: list[str], cfg: Benc
     return values, errors
 
 
-def _check_identity(cfg: BenchmarkConfig, method: Method, overwrite: bool) -> None:
+def _check_identity(cfg: BenchmarkConfig, method: Method, overwrite: bool, recompute_changed: bool = False) -> None:
+    """Refuse to mix cached results of a method with results of a changed one (other weights, steps, seed...).
+
+    ``recompute_changed`` (``--recompute-changed``) deletes the cached results and metric records of a changed method
+    instead, so that it alone is recomputed; the other methods' caches and the degraded inputs are kept.
+    """
     path = cfg.output / "methods" / f"{method.name}.json"
     ident = json.loads(json.dumps(method.identity()))
-    cached = any((cfg.output / sub / method.name).exists() for sub in ("results", "metrics"))
+    dirs = [cfg.output / sub / method.name for sub in ("results", "metrics")]
+    cached = any(d.exists() for d in dirs)
     if path.is_file() and not overwrite and cached:  # a record with nothing cached under it binds nothing
         have = json.loads(path.read_text(encoding="utf-8"))
-        if have != ident:
+        if have == ident:
+            return
+        if not recompute_changed:
             raise UserError(
                 f"{cfg.output}: the cached results of method {method.name!r} were made by {have}, but the config "
-                f"now says {ident}. Rename the method, delete {cfg.output / 'results' / method.name} and "
-                f"{cfg.output / 'metrics' / method.name}, or pass --overwrite to recompute")
-    else:
-        _write_json(path, ident)
+                f"now says {ident}. Rename the method, delete {dirs[0]} and {dirs[1]}, pass --recompute-changed "
+                "to recompute the changed methods only, or --overwrite to recompute everything")
+        for d in dirs:
+            if d.exists():
+                shutil.rmtree(d)
+        print(f"note: method {method.name!r} changed since its cached results were made; recomputing it "
+              f"(deleted {dirs[0]} and {dirs[1]})", file=sys.stderr)
+    _write_json(path, ident)
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
@@ -140,7 +153,7 @@ def result_path(cfg: BenchmarkConfig, method: Method, dataset: str, condition: s
 
 
 def run_quality(cfg: BenchmarkConfig, methods: list[Method], *, overwrite: bool = False, progress: bool = True,
-                compute: bool = True) -> RunResult:
+                compute: bool = True, recompute_changed: bool = False) -> RunResult:
     """The main loop. ``compute=False`` only collects what is on disk (``--report-only``)."""
     from tqdm import tqdm
 
@@ -155,7 +168,7 @@ def run_quality(cfg: BenchmarkConfig, methods: list[Method], *, overwrite: bool 
         res.problems += problems
     if compute:
         for m in methods:
-            _check_identity(cfg, m, overwrite)
+            _check_identity(cfg, m, overwrite, recompute_changed)
     total = sum(len(p) for p in res.pairs.values()) * len(cfg.conditions) * len(methods)
     bar = tqdm(total=total, desc=f"benchmark {cfg.name}", unit="result", disable=not progress or not compute,
                dynamic_ncols=True)
@@ -278,10 +291,13 @@ def write_tables(cfg: BenchmarkConfig, res: RunResult) -> list[Path]:
 
 
 def run_benchmark(cfg: BenchmarkConfig, *, command: str, overwrite: bool = False, progress: bool = True,
-                  report_only: bool = False, speed: bool = True, quality: bool = True) -> RunResult:
+                  report_only: bool = False, speed: bool = True, quality: bool = True,
+                  recompute_changed: bool = False) -> RunResult:
     """Run (or, with ``report_only``, just re-collect) a benchmark and write its CSVs, report, plots and docs.
 
     ``quality=False`` / ``speed=False`` skip computing that part; what an earlier run left on disk is still reported.
+    ``recompute_changed`` recomputes the methods whose identity changed since their cached results were made (new
+    weights, say) instead of refusing to run.
     """
     from . import report
     from .provenance import machine
@@ -297,7 +313,8 @@ def run_benchmark(cfg: BenchmarkConfig, *, command: str, overwrite: bool = False
     # a part that is not run this time is still collected from disk, so the report and docs stay complete
     if cfg.datasets:
         compute = quality and not report_only
-        res = run_quality(cfg, methods, overwrite=overwrite and compute, progress=progress, compute=compute)
+        res = run_quality(cfg, methods, overwrite=overwrite and compute, progress=progress, compute=compute,
+                          recompute_changed=recompute_changed)
         if compute:
             res.files += write_tables(cfg, res)
     if cfg.speed is not None:

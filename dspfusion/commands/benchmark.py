@@ -36,6 +36,9 @@ def register(sub) -> argparse.ArgumentParser:
                         "method elsewhere on exactly these bytes and add its results as a 'folder' method)")
     g.add_argument("--overwrite", action="store_true",
                    help="recompute degraded inputs, results and metrics instead of reusing them")
+    g.add_argument("--recompute-changed", action="store_true",
+                   help="recompute only the methods that changed since their cached results were made (other "
+                        "weights, steps or seed), reusing the other methods' results and the degraded inputs")
     o = p.add_argument_group("output")
     o.add_argument("--docs", type=Path, default=None, metavar="FILE.md",
                    help="regenerate this config's section of FILE.md (default: the config's 'docs')")
@@ -52,7 +55,7 @@ def command_line(args: argparse.Namespace) -> str:
         parts += ["--limit", str(args.limit)]
     if args.output is not None:
         parts += ["--output", str(args.output)]
-    for flag in ("report_only", "no_speed", "speed_only", "inputs_only", "overwrite"):
+    for flag in ("report_only", "no_speed", "speed_only", "inputs_only", "overwrite", "recompute_changed"):
         if getattr(args, flag):
             parts.append("--" + flag.replace("_", "-"))
     if args.docs is not None:
@@ -100,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     if cfg.added_max:
         print("note: added the pixel-wise 'max' baseline (always shown beside DSPFusion)")
     res = run_benchmark(cfg, command=command_line(args), overwrite=args.overwrite, progress=not args.quiet,
-                        report_only=args.report_only, speed=not args.no_speed, quality=not args.speed_only)
+                        report_only=args.report_only, speed=not args.no_speed, quality=not args.speed_only,
+                        recompute_changed=args.recompute_changed)
     print_summary(cfg, res)
     if res.untrained:
         bar = "!" * 78
