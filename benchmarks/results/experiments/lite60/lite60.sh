@@ -1,3 +1,5 @@
+# init_from read the lite59 weights, shipped until the twenty-fifth session; since then the shipped file is lite61,
+# so to rerun this, take lite59 (with its refit probe) from the history: git show e3f0600:dspfusion/weights/dspfusion-lite.safetensors
 set -e
 cd "$(dirname "$0")/../../../.."
 . .venv/bin/activate
