@@ -31,8 +31,7 @@ from dspfusion.io import write_text_atomic  # noqa: E402
 from dspfusion.models.dspfusion import downscale  # noqa: E402
 
 SCALES = (1.0, 0.5, 0.25)
-TRAIN = [fp.SHARED / "train" / n for n in ("msrs1083", "msrs30", "roadscene171", "llvip32")]
-EVAL = [fp.SHARED / "test" / n for n in ("msrs91", "tno42", "roadscene50")]
+TRAIN, EVAL = fp.SHIP_TRAIN, fp.TEST_EVAL
 
 
 def main() -> int:
@@ -70,11 +69,7 @@ def main() -> int:
     print(f"{n_train} training pairs, {n_eval} held-out pairs", flush=True)
     if args.features is not None:
         z = np.load(args.features)
-        train_fs, eval_fs = fp.FeatureSet(), fp.FeatureSet()
-        for split, fs in (("train", train_fs), ("eval", eval_fs)):
-            for m in fp.MODALITIES:
-                for row in zip(*(z[f"{split}_{m}_{k}"] for k in ("x", "y", "group", "scene", "strength"))):
-                    fs.add(m, row[0], int(row[1]), str(row[2]), str(row[3]), str(row[4]))
+        train_fs, eval_fs = fp.FeatureSet.from_arrays(z, "train"), fp.FeatureSet.from_arrays(z, "eval")
         if len(train_fs.y["vi"]) != args.per_class * len(fp.VI_CLASSES):
             raise SystemExit(f"{args.features}: not {args.per_class} VI samples per class")
     else:
@@ -82,15 +77,8 @@ def main() -> int:
         eval_fs = fp.build_eval_features(model, eval_src, 1, {"x": tile})[0]["x"]
     t_feat = time.time() - t0
     if args.save_features:
-        arrays = {}
-        for split, fs in (("train", train_fs), ("eval", eval_fs)):
-            for m in fp.MODALITIES:
-                x, y = fs.arrays(m)
-                arrays.update({f"{split}_{m}_x": x, f"{split}_{m}_y": y, f"{split}_{m}_group": np.asarray(fs.group[m]),
-                               f"{split}_{m}_scene": np.asarray(fs.scene[m]),
-                               f"{split}_{m}_strength": np.asarray(fs.strength[m])})
         args.save_features.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(args.save_features, **arrays)
+        np.savez_compressed(args.save_features, **train_fs.to_arrays("train"), **eval_fs.to_arrays("eval"))
     fit_part, check_part = fp.split_by_scene(train_fs, 0.2, 0)
 
     def cols(scales: tuple[int, ...], spread: bool) -> np.ndarray:

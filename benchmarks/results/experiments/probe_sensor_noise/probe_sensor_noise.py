@@ -33,8 +33,7 @@ import fit_probe as fp  # noqa: E402
 from dspfusion.checkpoint import load_model  # noqa: E402
 from dspfusion.io import write_text_atomic  # noqa: E402
 
-TRAIN = [fp.SHARED / "train" / n for n in ("msrs1083", "msrs30", "roadscene171", "llvip32")]
-EVAL = [fp.SHARED / "test" / n for n in ("msrs91", "tno42", "roadscene50")]
+TRAIN, EVAL = fp.SHIP_TRAIN, fp.TEST_EVAL
 SCALES = (1.0, 0.5, 0.25)
 TILE = 96
 # (label, share of samples with sensor noise, sigma range in grey levels, p_grey)
@@ -81,10 +80,8 @@ def main() -> int:
             tr = fp.build_train_features(model, train_src, args.per_class, 0, TILE, 0.5, p_grey, scales=SCALES)
         finally:
             fp.augment = orig
-        fit_s, check_s = fp.split_by_scene(tr, 0.2, 0)
         hp = dict(steps=3000, lr=1e-2, weight_decay=1e-2, seed=0)
-        check = {h: fp.accuracy(fp.fit_probe(fit_s, width, hidden=h, **hp), check_s) for h in (0, 64)}
-        h = max(check, key=lambda k: (check[k]["vi"] + check[k]["ir"], -k))
+        h, check = fp.choose_hidden(tr, width, (0, 64), **hp)
         probe = fp.fit_probe(tr, width, hidden=h, **hp)
         row = {"label": label, "p_noise": p_noise, "sigma": sigma, "p_grey": p_grey, "hidden": h, "check": check[h]}
         for m in fp.MODALITIES:

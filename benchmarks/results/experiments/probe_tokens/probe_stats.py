@@ -74,7 +74,7 @@ def main() -> int:
                     and np.array_equal(np.asarray(fs.scene[m]), d[f"{split}_{m}_scene"])):
                 raise SystemExit(f"{split} {m}: the replayed samples differ from {args.features}'s")
     t_stats = time.time() - t0
-    type_cols = pt.columns(int(d["train_vi_x"].shape[1] // len(pt.SCALES) // 19), ("type",))
+    type_cols = pt.columns(model.config.fusion.deg_dim, ("type",))
 
     def arrays(split: str, m: str, parts: str) -> np.ndarray:
         t, s = d[f"{split}_{m}_x"][:, type_cols], stats[split].arrays(m)[0]

@@ -42,8 +42,7 @@ from dspfusion.checkpoint import load_model  # noqa: E402
 from dspfusion.io import write_text_atomic  # noqa: E402
 from dspfusion.models.dspfusion import _tile_grid, downscale  # noqa: E402
 
-TRAIN = [fp.SHARED / "train" / n for n in ("msrs1083", "msrs30", "roadscene171", "llvip32")]
-EVAL = [fp.SHARED / "test" / n for n in ("msrs91", "tno42", "roadscene50")]
+TRAIN, EVAL = fp.SHIP_TRAIN, fp.TEST_EVAL
 SCALES = (1.0, 0.5, 0.25)
 TILE = 96
 PARTS = ("type", "tok", "pd")
@@ -84,24 +83,6 @@ def columns(c: int, parts: tuple[str, ...]) -> np.ndarray:
     return np.concatenate(cols)
 
 
-def to_arrays(fs: fp.FeatureSet, prefix: str) -> dict[str, np.ndarray]:
-    out = {}
-    for m in fp.MODALITIES:
-        x, y = fs.arrays(m)
-        out.update({f"{prefix}_{m}_x": x, f"{prefix}_{m}_y": y, f"{prefix}_{m}_group": np.asarray(fs.group[m]),
-                    f"{prefix}_{m}_scene": np.asarray(fs.scene[m]), f"{prefix}_{m}_strength": np.asarray(fs.strength[m])})
-    return out
-
-
-def from_arrays(d, prefix: str) -> fp.FeatureSet:
-    fs = fp.FeatureSet()
-    for m in fp.MODALITIES:
-        for x, y, g, sc, st in zip(d[f"{prefix}_{m}_x"], d[f"{prefix}_{m}_y"], d[f"{prefix}_{m}_group"],
-                                   d[f"{prefix}_{m}_scene"], d[f"{prefix}_{m}_strength"]):
-            fs.add(m, x, int(y), str(g), str(sc), str(st))
-    return fs
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="lite")
@@ -123,7 +104,7 @@ def main() -> int:
     c = model.config.fusion.deg_dim
     if args.features.exists():
         d = np.load(args.features)
-        train_fs, eval_fs = from_arrays(d, "train"), from_arrays(d, "eval")
+        train_fs, eval_fs = fp.FeatureSet.from_arrays(d, "train"), fp.FeatureSet.from_arrays(d, "eval")
         print(f"features read from {args.features}", flush=True)
     else:
         model.diagnosis_features = lambda x, chunk=32: token_features(model, x, chunk)
@@ -132,19 +113,17 @@ def main() -> int:
         train_fs = fp.build_train_features(model, train_src, args.per_class, 0, TILE, 0.5, 0.15)
         eval_fs = fp.build_eval_features(model, eval_src, 1, {"x": TILE})[0]["x"]
         args.features.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(args.features, **to_arrays(train_fs, "train"), **to_arrays(eval_fs, "eval"))
+        np.savez_compressed(args.features, **train_fs.to_arrays("train"), **eval_fs.to_arrays("eval"))
         print(f"features saved to {args.features} ({time.time() - t0:.0f} s)", flush=True)
     t_feat = time.time() - t0
 
-    fit_part, check_part = fp.split_by_scene(train_fs, 0.2, 0)
     hp = dict(steps=3000, lr=1e-2, weight_decay=1e-2, seed=0)
     variants = [tuple(v.split("+")) for v in args.variants]
     rows = []
     for parts in variants:
         cols = columns(c, parts)
-        fit_s, check_s, full_s, ev_s = (f.select(cols) for f in (fit_part, check_part, train_fs, eval_fs))
-        check = {h: fp.accuracy(fp.fit_probe(fit_s, len(cols), hidden=h, **hp), check_s) for h in args.hidden}
-        h = max(args.hidden, key=lambda k: (check[k]["vi"] + check[k]["ir"], -k))
+        full_s, ev_s = train_fs.select(cols), eval_fs.select(cols)
+        h, check = fp.choose_hidden(full_s, len(cols), args.hidden, **hp)
         probe = fp.fit_probe(full_s, len(cols), hidden=h, **hp)
         n_params = sum(p.numel() for p in probe.parameters())
         res = {}
