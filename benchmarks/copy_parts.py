@@ -5,7 +5,8 @@ from, so that model's refit probe (``benchmarks/fit_probe.py``) applies unchange
 run's own probe on crops. Copying the refit probe back avoids a second refit and keeps the diagnosis identical.
 The copy refuses to run unless every ``--require-equal`` part (default: ``degradation``) is bitwise equal in the two
 models, and a part that does not fit is an error (``dspfusion.checkpoint.load_parts``). The output keeps the
-target's config, step and metadata.
+target's config, step and metadata. With ``--require-equal`` given no parts, the source may also be a parts file
+that ``benchmarks/dpen_capacity.py --save-dir`` wrote (DPEN + probe), e.g. to try a retrained DPEN in a model.
 
     python benchmarks/copy_parts.py --source dspfusion/weights/dspfusion-lite.safetensors \
         --target runs/lite8/model.safetensors --out runs/lite8/model-probe.safetensors --part probe
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     from dspfusion.checkpoint import load_model, load_parts, read_metadata, save_model
 
     target, info = load_model(args.target)
-    source, _ = load_model(args.source)
+    # with nothing to compare, the source may also be a parts file (benchmarks/dpen_capacity.py --save-dir)
+    source = load_model(args.source)[0] if args.require_equal else None
     for name in args.require_equal:
         a, b = getattr(target, name).state_dict(), getattr(source, name).state_dict()
         if a.keys() != b.keys() or not all(torch.equal(a[k], b[k]) for k in a):

@@ -22,7 +22,9 @@ Outputs: benchmarks/results/dpen_capacity.{csv,md} (one row per variant of this 
 It is also how the shipped model's DPEN was pretrained for classification (docs/TRAINING.md, ``lite7``):
 ``--init MODEL`` starts from a model's DPEN instead of from scratch, ``--save-dir DIR`` writes each trained DPEN and
 probe to ``DIR/NAME.safetensors``, which ``dspfusion train --set dpen_init=...`` loads. ``--train-roots`` and
-``--root-repeat`` change the folders the crops come from (the held-out folders are refused).
+``--root-repeat`` change the folders the crops come from (the held-out folders, ``--eval``, are refused).
+``--grey-vi`` and ``--sensor-noise`` add camera augmentations to the clean crops (SyntheticPairDataset's options of
+the same names): grey visible frames and mild Gaussian sensor noise, as TNO's camera gives them.
 """
 from __future__ import annotations
 
@@ -85,14 +87,15 @@ def build(embed: int, blocks: int, stem: int, tile: int, out: int | None = None)
 
 
 def train_variant(model, steps: int, batch: int, lr: float, seed: int, workers: int, log_every: int,
-                  roots: list[Path], root_repeat: dict[str, int] | None) -> float:
+                  roots: list[Path], root_repeat: dict[str, int] | None, camera: dict | None = None) -> float:
+    """``camera``: extra SyntheticPairDataset options (grey_vi, sensor_noise, sensor_noise_sigma); None = none."""
     from torch.utils.data import DataLoader, RandomSampler
 
     from dspfusion.data import SyntheticPairDataset
 
     torch.manual_seed(seed)
     ds = SyntheticPairDataset(roots, crop=96, proportions=PROPORTIONS, contrastive=False, seed=seed,
-                              max_side=640, root_repeat=root_repeat)
+                              max_side=640, root_repeat=root_repeat, **(camera or {}))
     sampler = RandomSampler(ds, replacement=True, num_samples=steps * batch, generator=torch.Generator().manual_seed(seed))
     loader = DataLoader(ds, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=True,
                         persistent_workers=workers > 0)
@@ -147,8 +150,17 @@ def main(argv: list[str] | None = None) -> int:
                     help="clean pair folders to draw training crops from (default: msrs1083, roadscene171, llvip32)")
     ap.add_argument("--root-repeat", nargs="*", default=[], metavar="FOLDER=N",
                     help="draw the pairs of these folders N times per epoch, e.g. roadscene171=6 llvip32=30")
+    ap.add_argument("--eval", nargs="+", type=Path, default=DEFAULT_EVAL,
+                    help="held-out pair folders (default: msrs30 and the three test sets; fit_probe.TEST_EVAL's "
+                    "three test sets when msrs30 is trained on)")
+    cam = ap.add_argument_group("camera augmentations (the clean crop, before it is degraded; default: none)")
+    cam.add_argument("--grey-vi", type=float, default=0.0, help="probability that a VI crop is made grey")
+    cam.add_argument("--sensor-noise", type=float, default=0.0,
+                     help="probability, per modality, of Gaussian sensor noise on the clean crop")
+    cam.add_argument("--sensor-noise-sigma", type=float, nargs=2, default=(0.5, 3.0), metavar=("LOW", "HIGH"),
+                     help="its standard deviation in grey levels, drawn uniformly (default 0.5 3)")
     args = ap.parse_args(argv)
-    held = {p.resolve() for p in DEFAULT_EVAL}
+    held = {p.resolve() for p in args.eval}
     if any(p.resolve() in held for p in args.train_roots):
         raise SystemExit("--train-roots: a held-out evaluation folder cannot be used for training")
     try:
@@ -158,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     variants = [parse_variant(v) for v in args.variant]
     print(f"loading held-out pairs ({args.max_eval_pairs} per folder)...", flush=True)
-    eval_sources = load_sources(DEFAULT_EVAL, args.max_eval_pairs)
+    eval_sources = load_sources(args.eval, args.max_eval_pairs)
+    camera = {"grey_vi": args.grey_vi, "sensor_noise": args.sensor_noise,
+              "sensor_noise_sigma": tuple(args.sensor_noise_sigma)}
     rows, per_class = [], {}
     for name, (embed, blocks, stem, out) in variants:
         torch.manual_seed(args.seed)  # the same initial weights for the same size, whatever ran before
@@ -173,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: DPEN initialised from {args.init} (step {meta.get('step', meta.get('steps'))})", flush=True)
         print(f"{name}: DPEN embed {embed}, blocks {blocks}, stem {stem}, out {out}: {n_params:,} parameters", flush=True)
         train_s = train_variant(model, args.steps, args.batch, args.lr, args.seed, args.workers, args.log_every,
-                                args.train_roots, repeat)
+                                args.train_roots, repeat, camera)
         t0 = time.time()
         sets, _ = build_eval_features(model, eval_sources, seed=1, tiles={"t96": 96})
         fs = sets["t96"]
@@ -211,6 +225,14 @@ def save_dpen(model, path: Path, meta: dict) -> None:
     print(f"wrote {path}", flush=True)
 
 
+def camera_text(args: argparse.Namespace) -> str:
+    """The camera augmentations of this run, as a clause of the results' prose ('' when none)."""
+    parts = ([f"{args.grey_vi:g} of VI crops grey"] if args.grey_vi else []) + (
+        [f"sensor noise sigma {args.sensor_noise_sigma[0]:g}-{args.sensor_noise_sigma[1]:g} grey levels on "
+         f"{args.sensor_noise:g} of clean crops per modality"] if args.sensor_noise else [])
+    return f"; camera augmentations: {', '.join(parts)}" if parts else ""
+
+
 def write_results(args: argparse.Namespace, argv: list[str] | None, rows: list[dict], per_class: dict) -> None:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(args.out_dir / "dpen_capacity.csv", rows)
@@ -221,8 +243,10 @@ def write_results(args: argparse.Namespace, argv: list[str] | None, rows: list[d
           f"for classification only, {args.steps} steps of "
           f"{args.batch} VI + {args.batch} IR crops (96 px, Stage I's synthetic degradations, every class equally "
           f"likely) from {', '.join(p.name for p in args.train_roots)}"
-          f"{' (repeats ' + ' '.join(args.root_repeat) + ')' if args.root_repeat else ''}, AdamW lr {args.lr}, seed {args.seed}. Held out: fit_probe.py's protocol on {args.max_eval_pairs} "
-          "pairs per folder of msrs30, msrs91, tno42, roadscene50 (whole images, mean type vector of 96-px tiles). "
+          f"{' (repeats ' + ' '.join(args.root_repeat) + ')' if args.root_repeat else ''}"
+          f"{camera_text(args)}, AdamW lr {args.lr}, seed {args.seed}. Held out: fit_probe.py's protocol on "
+          f"{args.max_eval_pairs} pairs per folder of {', '.join(p.name for p in args.eval)} (whole images, mean "
+          "type vector of 96-px tiles). "
           f"Machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, {args.threads} thread(s).", "",
           "| variant | DPEN embed / blocks / stem / out | initialised from | DPEN parameters | train min | held-out VI | "
           "held-out IR |",

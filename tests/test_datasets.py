@@ -239,6 +239,45 @@ def test_grey_vi_makes_some_visible_images_grey(tmp_path):
         assert bool(torch.equal(g[0], g[1]) and torch.equal(g[1], g[2])) == (i < 4), i
 
 
+def test_sensor_noise_on_some_clean_crops(pairs, tmp_path):
+    """``sensor_noise`` p: about p of the clean crops per modality differ from the plain dataset's by Gaussian noise
+    of the drawn sigma (grey VI: the same noise in the three channels); 0 draws nothing."""
+    props = {"clean": 1.0, "vi": 0.0, "ir": 0.0, "both": 0.0}
+    plain = SyntheticPairDataset([pairs], crop=24, contrastive=False, seed=5, proportions=props, dihedral=False)
+    noisy = SyntheticPairDataset([pairs], crop=24, contrastive=False, seed=5, proportions=props, dihedral=False,
+                                 sensor_noise=0.5, sensor_noise_sigma=(4.0, 4.0))
+    changed, sds = {"ir": 0, "vi": 0}, []
+    n = 200
+    for i in range(n):
+        torch.manual_seed(i)
+        a = plain[i % 6]
+        torch.manual_seed(i)
+        b = noisy[i % 6]
+        assert torch.equal(b["lq_vi"], b["gt_vi"]) and torch.equal(b["lq_ir"], b["gt_ir"])  # clean: input = target
+        for m in ("ir", "vi"):
+            d = (b[f"gt_{m}"] - a[f"gt_{m}"]) * 255
+            if d.abs().max() > 0:
+                changed[m] += 1
+                sds.append(float(d.std()))
+                if m == "vi":  # the fixture's VI is grey: the noise keeps it grey
+                    assert torch.equal(b["gt_vi"][0], b["gt_vi"][1]) and torch.equal(b["gt_vi"][1], b["gt_vi"][2])
+    for m in ("ir", "vi"):
+        assert changed[m] / n == pytest.approx(0.5, abs=0.1), m
+    assert np.median(sds) == pytest.approx(4.0, abs=0.6)  # sigma 4 grey levels (rounding, a little clipping)
+    off = SyntheticPairDataset([pairs], crop=24, contrastive=False, seed=5, sensor_noise=0.0)
+    fresh = SyntheticPairDataset([pairs], crop=24, contrastive=False, seed=5)  # draws count per dataset: a new one
+    torch.manual_seed(1)
+    x = [fresh[i]["lq_vi"] for i in range(6)]
+    torch.manual_seed(1)
+    y = [off[i]["lq_vi"] for i in range(6)]
+    assert all(torch.equal(u, v) for u, v in zip(x, y))
+    for kw, match in (({"sensor_noise": 1.5}, "sensor_noise"), ({"sensor_noise": True}, "sensor_noise"),
+                      ({"sensor_noise_sigma": (3.0, 1.0)}, "sensor_noise_sigma"),
+                      ({"sensor_noise_sigma": "x"}, "sensor_noise_sigma")):
+        with pytest.raises(ValueError, match=match):
+            SyntheticPairDataset([pairs], **kw)
+
+
 def test_deterministic_validation_mode(pairs):
     a = SyntheticPairDataset([pairs], crop=32, seed=7, deterministic=True)
     b = SyntheticPairDataset([pairs], crop=32, seed=7, deterministic=True)

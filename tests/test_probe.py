@@ -203,3 +203,36 @@ def test_fit_probe_refits_a_two_scale_probe_and_writes_a_model_that_diagnoses_wi
     with pytest.raises(SystemExit, match="overlap"):
         fp.main(["--model", str(src), "--train", str(roots["fitset"]), str(roots["evalset"]), "--eval",
                  str(roots["evalset"]), "--no-figure", "--out-dir", str(tmp_path / "reports2")])
+
+
+def test_copy_parts_takes_a_dpen_parts_file_only_without_equality_checks(tmp_path):
+    """benchmarks/copy_parts.py: a DPEN parts file (keys ``degradation.*``, as dpen_capacity.py --save-dir writes,
+    no model metadata) goes into a model with ``--require-equal`` given no parts; the output's DPEN is the file's and
+    everything else is the target's. With the default equality check, a parts file is refused (it is no model)."""
+    from safetensors.torch import save_file
+
+    from dspfusion.checkpoint import load_model, save_model
+    from dspfusion.errors import CheckpointError
+
+    spec = importlib.util.spec_from_file_location("copy_parts", REPO / "benchmarks" / "copy_parts.py")
+    cp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cp)
+    torch.manual_seed(0)
+    target = tmp_path / "target.safetensors"
+    save_model(build_model(get_preset("tiny-official").replace(with_probe=True)), target, step=11)
+    torch.manual_seed(1)
+    other = build_model(get_preset("tiny-official").replace(with_probe=True))
+    parts = tmp_path / "dpen.safetensors"
+    save_file({k: v.contiguous() for k, v in other.state_dict().items() if k.startswith("degradation.")}, str(parts))
+    out = tmp_path / "out.safetensors"
+    assert cp.main(["--source", str(parts), "--target", str(target), "--out", str(out), "--part", "degradation",
+                    "--require-equal"]) == 0
+    got, info = load_model(str(out))
+    before, _ = load_model(str(target))
+    assert info["step"] == 11
+    for k, v in got.state_dict().items():
+        expected = other.state_dict()[k] if k.startswith("degradation.") else before.state_dict()[k]
+        assert torch.equal(v, expected), k
+    with pytest.raises(CheckpointError, match="without dspfusion metadata"):
+        cp.main(["--source", str(parts), "--target", str(target), "--out", str(tmp_path / "x.safetensors"),
+                 "--part", "degradation"])

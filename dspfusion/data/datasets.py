@@ -170,6 +170,19 @@ def check_grey_vi(grey_vi: float, grey_vi_except: Sequence[str] = (), grey_vi_mi
     return float(grey_vi), tuple(grey_vi_except), float(grey_vi_min_luma)
 
 
+def check_sensor_noise(p: float, sigma: Sequence[float]) -> tuple[float, tuple[float, float]]:
+    """Validate the sensor-noise options (see :class:`SyntheticPairDataset`); returns them normalised."""
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"sensor_noise: expected a probability in [0, 1], got {p!r}")
+    try:
+        lo, hi = (float(v) for v in sigma)
+    except (TypeError, ValueError):
+        raise ValueError(f"sensor_noise_sigma: expected (low, high) grey levels, got {sigma!r}") from None
+    if not 0.0 <= lo <= hi <= 64.0:
+        raise ValueError(f"sensor_noise_sigma: expected 0 <= low <= high <= 64 grey levels, got {sigma!r}")
+    return float(p), (lo, hi)
+
+
 class SyntheticPairDataset(_PairDataset):
     """Clean IR/VI pairs degraded on the fly.
 
@@ -204,6 +217,13 @@ class SyntheticPairDataset(_PairDataset):
             (ours), e.g. ``("LL",)``: a dark grey image is then always a real night scene, not a darkened day one.
         grey_vi_min_luma: only scenes whose VI mean luma (0-1) reaches this are drawn grey (ours), e.g. 0.2 (the
             low-light threshold): real night scenes then stay colour. 0 = every scene.
+        sensor_noise: probability, per modality and sample, that the clean crop gets Gaussian sensor noise before it
+            is degraded (ours): the clean target is then that noisy frame, as a noisier camera would give it. The
+            training cameras are quieter than TNO's (noise sigma 0.3 against 1.9 grey levels), so without it a
+            noisy clean frame reads as low light, whose synthesis adds noise. 0 = never (and the same random draws
+            as before).
+        sensor_noise_sigma: (low, high) of the noise's standard deviation in grey levels (0-255), drawn uniformly;
+            one value for the whole crop, the same noise in the three channels of a grey VI.
         exclude: pair names (``"<folder>/<stem>"``, as in :attr:`pairs`) to leave out, e.g. the validation pairs of a
             folder that is also trained on; a name that matches no pair is an error.
     """
@@ -217,6 +237,7 @@ class SyntheticPairDataset(_PairDataset):
                  root_repeat: Mapping[str, int] | None = None,
                  type_weights: Mapping[str, float] | None = None, grey_vi: float = 0.0,
                  grey_vi_except: Sequence[str] = (), grey_vi_min_luma: float = 0.0,
+                 sensor_noise: float = 0.0, sensor_noise_sigma: tuple[float, float] = (0.5, 3.0),
                  exclude: Collection[str] = ()) -> None:
         self.pairs: list[Pair] = scan_pairs(None if roots is None else list(roots))
         super().__init__(len(self.pairs), crop, contrastive, seed, deterministic, max_items, dihedral, negatives,
@@ -238,6 +259,7 @@ class SyntheticPairDataset(_PairDataset):
         self.type_weights = check_type_weights(type_weights)
         self.grey_vi, self.grey_vi_except, self.grey_vi_min_luma = check_grey_vi(grey_vi, grey_vi_except,
                                                                                  grey_vi_min_luma)
+        self.sensor_noise, self.sensor_noise_sigma = check_sensor_noise(sensor_noise, sensor_noise_sigma)
         self.ll_min_luma = float(ll_min_luma)
         self._luma: dict[int, float] = {}
         if preload:
@@ -298,6 +320,17 @@ class SyntheticPairDataset(_PairDataset):
             w = np.ones_like(w)
         return types[int(rng.choice(len(types), p=w / w.sum()))]
 
+    def _sensor_noise(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """uint8 HxW or HxWx3 → the same with Gaussian noise, with probability ``sensor_noise`` (else unchanged)."""
+        if rng.random() >= self.sensor_noise:
+            return img
+        sigma = rng.uniform(*self.sensor_noise_sigma)
+        grey = img.ndim == 2 or (np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 1], img[..., 2]))
+        noise = rng.standard_normal(img.shape[:2] if grey else img.shape).astype(np.float32) * sigma
+        if grey and img.ndim == 3:
+            noise = noise[..., None]
+        return np.clip(np.rint(img.astype(np.float32) + noise), 0, 255).astype(np.uint8)
+
     def _degrade(self, modality: str, kind: str, img: np.ndarray, rng: np.random.Generator,
                  frame: tuple[int, int], box: Box) -> np.ndarray:
         if kind == "clean":
@@ -337,6 +370,8 @@ class SyntheticPairDataset(_PairDataset):
         vi_type, ir_type = self._condition(j, rng)
         if grey and vi_type not in self.grey_vi_except and self._luma[j] >= self.grey_vi_min_luma:
             gt_vi = np.repeat(cv2.cvtColor(gt_vi, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
+        if self.sensor_noise > 0:  # no draw at 0: earlier runs' samples unchanged
+            gt_ir, gt_vi = self._sensor_noise(gt_ir, rng), self._sensor_noise(gt_vi, rng)
         lq_vi = self._degrade("vi", vi_type, gt_vi, rng, frame, box)
         lq_ir = self._degrade("ir", ir_type, gt_ir, rng, frame, box)
         pos_ir = pos_vi = neg = None
