@@ -109,7 +109,7 @@ def test_validation_pairs_of_a_trained_folder_are_held_out(data, tmp_path):
         TrainConfig.load(None, ["hold_out_val=1"])
 
 
-def test_type_weights_and_grey_vi_reach_the_dataset(data, tmp_path):
+def test_type_weights_grey_vi_and_sensor_noise_reach_the_dataset(data, tmp_path):
     from dspfusion.errors import UserError
 
     trainer = Trainer(tiny_cfg(data, tmp_path / "run3", type_weights={"vi_Blur": 2.0, "ir_LC": 0.5}), resume=False,
@@ -128,6 +128,14 @@ def test_type_weights_and_grey_vi_reach_the_dataset(data, tmp_path):
     assert TrainConfig.load(None, ["grey_vi_min_luma=0.2"]).grey_vi_min_luma == 0.2
     with pytest.raises(UserError, match="grey_vi_min_luma"):
         TrainConfig.load(None, ["grey_vi_min_luma=-1"])
+    noisy = Trainer(tiny_cfg(data, tmp_path / "run5", sensor_noise=0.5, sensor_noise_sigma=[1.0, 2.0]), resume=False,
+                    progress=False)
+    noisy.stage = 1
+    assert (noisy._datasets()[0].sensor_noise, noisy._datasets()[0].sensor_noise_sigma) == (0.5, (1.0, 2.0))
+    assert TrainConfig.load(None, ["sensor_noise=0.3"]).sensor_noise == 0.3
+    for bad, msg in (("sensor_noise=2", "sensor_noise"), ("sensor_noise_sigma=[3, 1]", "sensor_noise_sigma")):
+        with pytest.raises(UserError, match=msg):
+            TrainConfig.load(None, [bad])
     for bad, msg in (("type_weights={'LC': 2}", "unknown type 'LC'"), ("type_weights={'ir_LC': -1}", "number >= 0"),
                      ("type_weights=[1]", "expected a mapping")):
         with pytest.raises(UserError, match=msg):

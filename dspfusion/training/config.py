@@ -37,6 +37,10 @@ class TrainConfig:
     grey_vi: float = 0.0
     grey_vi_except: list[str] | None = None  # ours: VI types whose samples stay colour when drawn grey, e.g. [LL]
     grey_vi_min_luma: float = 0.0  # ours: only scenes whose VI mean luma (0-1) reaches this are drawn grey
+    # ours: probability, per modality, that a clean training crop gets Gaussian sensor noise of sigma drawn from
+    # sensor_noise_sigma (grey levels) before it is degraded; the target is then that noisy frame; 0 = never
+    sensor_noise: float = 0.0
+    sensor_noise_sigma: list[float] = field(default_factory=lambda: [0.5, 3.0])
     proportions: dict[str, float] = field(default_factory=lambda: {"clean": 0.1, "vi": 0.35, "ir": 0.25, "both": 0.3})
     batch_size: int = 4  # per process
     workers: int = 2
@@ -143,11 +147,16 @@ class TrainConfig:
             or not all(isinstance(k, str) and type(v) is int and v >= 1 for k, v in repeat.items())
         ):
             raise UserError(f"root_repeat: expected a mapping of folder name: integer >= 1, got {repeat!r}")
-        from ..data.datasets import check_grey_vi, check_type_weights  # the dataset's own checks, read at load time
+        from ..data.datasets import (  # the dataset's own checks, read at load time
+            check_grey_vi,
+            check_sensor_noise,
+            check_type_weights,
+        )
 
         try:
             check_type_weights(data.get("type_weights"))
             check_grey_vi(data.get("grey_vi", 0.0), data.get("grey_vi_except") or (), data.get("grey_vi_min_luma", 0.0))
+            check_sensor_noise(data.get("sensor_noise", 0.0), data.get("sensor_noise_sigma", (0.5, 3.0)))
         except ValueError as exc:
             raise UserError(str(exc)) from None
         return cls(**data)

@@ -439,7 +439,8 @@ class Trainer:
                                      seed=cfg.seed, max_side=cfg.max_side, negatives=cfg.negatives,
                                      root_repeat=cfg.root_repeat, type_weights=cfg.type_weights,
                                      grey_vi=cfg.grey_vi, grey_vi_except=tuple(cfg.grey_vi_except or ()),
-                                     grey_vi_min_luma=cfg.grey_vi_min_luma, exclude=held_out)
+                                     grey_vi_min_luma=cfg.grey_vi_min_luma, sensor_noise=cfg.sensor_noise,
+                                     sensor_noise_sigma=tuple(cfg.sensor_noise_sigma), exclude=held_out)
         if held_out and self.d.main:
             print(f"hold_out_val: {len(held_out)} validation pair(s) left out of training")
         return train, val
