@@ -7,6 +7,8 @@ clean sources per band of the blur's sigma, for every method, with the shipped m
 +enh baseline of RoadScene50 vi_Blur, docs/BENCHMARKS.md).
 
     python benchmarks/results/experiments/blur_strength/blur_strength.py   # after `bash benchmarks/ship.sh` step 3
+    python benchmarks/results/experiments/blur_strength/blur_strength.py --run runs/bench_target --ours lite62 \
+        --datasets RoadScene50 --out benchmarks/results/experiments/lite62/blur_strength_lite62.md   # lite62's check
 """
 from __future__ import annotations
 
@@ -51,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--run", type=Path, default=REPO / "runs" / "benchmarks" / "degraded")
     ap.add_argument("--ours", default="DSPFusion-lite")
     ap.add_argument("--rival", default="GFF+enh")
+    ap.add_argument("--datasets", nargs="+", default=["RoadScene50", "MSRS91"])
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("blur_strength.md"))
     args = ap.parse_args(argv)
     if not (args.run / "per_image.csv").is_file():
@@ -62,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
           f"per-image results in `{args.run.relative_to(REPO) if args.run.is_relative_to(REPO) else args.run}`"
           f"{' (' + str(run_info.get('started', '')) + ')' if run_info.get('started') else ''}; do not edit by hand. "
           "Sigma: the Gaussian blur's standard deviation drawn for each image (seed 0). Higher Qabf is better.", ""]
-    for dataset in ("RoadScene50", "MSRS91"):
+    for dataset in args.datasets:
         md += table(args.run, dataset, args.ours, args.rival)
     write_text_atomic(args.out, "\n".join(md))
     print("\n".join(md))
