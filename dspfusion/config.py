@@ -99,6 +99,12 @@ class DenoiserConfig:
     tokens: int = 16
     token_hidden: int = 8
     channel_expansion: int = 2
+    # ours, not in the paper: a per-token, per-channel weight g in [0, 1] read off the last hidden layer lets the
+    # x0 estimate copy the degraded pair's prior (the first ``dim`` channels of cond): x̂0 = D + g·(Ps_lq − D). Where a
+    # degradation leaves SPEN's prior nearly unchanged (visible blur) the official denoiser, which must rebuild the
+    # prior from noise, lands further from the clean prior than Ps_lq itself. g starts at zero (zero weights and
+    # bias), so weights trained without it compute what they computed (docs/EXPERIMENTS.md, "copy gate")
+    copy_gate: bool = False
 
 
 @dataclass(frozen=True)

@@ -673,13 +673,16 @@ def test_prior_oracle_compares_the_restored_and_the_clean_semantic_prior(tmp_pat
     ckpt = save_model(model, tmp_path / "m.safetensors", step=7)
     ir = torch.rand(1, 3, 30, 44)
     vi = torch.rand(1, 3, 30, 44)
-    a, b = mod.fuse_both(model, ir * 0.3, vi * 0.3, ir, vi)
+    (a, b), (d_spdm, d_lq) = mod.fuse_both(model, ir * 0.3, vi * 0.3, ir, vi)
     assert a.shape == b.shape == (1, 3, 30, 44) and not torch.equal(a, b)
-    oracle = model.semantic(mod.pad_to_multiple(ir, model.config.fusion.pad_multiple),
-                            mod.pad_to_multiple(vi, model.config.fusion.pad_multiple))
+    assert d_spdm > 0 and d_lq > 0
+    pm = model.config.fusion.pad_multiple
+    oracle = model.semantic(mod.pad_to_multiple(ir, pm), mod.pad_to_multiple(vi, pm))
+    lq = model.semantic(mod.pad_to_multiple(ir * 0.3, pm), mod.pad_to_multiple(vi * 0.3, pm))
+    assert d_lq == pytest.approx(float((lq - oracle).abs().mean()), rel=1e-5)
     monkeypatch.setattr(model.diffusion, "sample", lambda *args, **kw: oracle)
-    a, b = mod.fuse_both(model, ir * 0.3, vi * 0.3, ir, vi)
-    assert torch.equal(a, b)
+    (a, b), (d_spdm, _) = mod.fuse_both(model, ir * 0.3, vi * 0.3, ir, vi)
+    assert torch.equal(a, b) and d_spdm == 0
     monkeypatch.undo()
     out = tmp_path / "oracle.md"
     args = ["--inputs", str(tmp_path / "inputs"), "--datasets", "RoadScene50", "--conditions", "vi_LL", "--pairs", "2"]
@@ -690,6 +693,7 @@ def test_prior_oracle_compares_the_restored_and_the_clean_semantic_prior(tmp_pat
         spdm, clean, gap = (float(c) for c in r[4:7])
         assert r[3].strip() == "2" and 0 <= spdm <= 1 and 0 <= clean <= 1
         assert gap == pytest.approx(clean - spdm, abs=1.5e-3)
+        assert 0 <= int(r[7]) <= 2 and float(r[8]) > 0 and float(r[9]) > 0
     assert rows[0][4:] == rows[1][4:]  # the same weights, the same seed: the same numbers
     save_model(build_model(cfg.replace(use_priors=False)), tmp_path / "noprior.safetensors", step=1)
     with pytest.raises(SystemExit, match="without priors"):

@@ -423,3 +423,28 @@ def test_untrained_preset_warns():
     with pytest.warns(UntrainedModelWarning):
         _, info = load_model("paper")
     assert info["trained"] is False
+
+
+def test_spdm_copy_gate_blends_the_x0_estimate_towards_the_degraded_prior():
+    """DenoiserConfig.copy_gate (ours): x̂0 = D + g·(Ps_lq − D) with g = clamp(Linear(h), 0, 1). At g = 0 (its zero
+    init) the denoiser is the official one with the same weights; at g = 1 the estimate is the first dim channels of
+    cond (SPEN's prior of the degraded pair); in between, the convex blend."""
+    from dspfusion.models.prior_diffusion import Denoiser
+
+    cfg = get_preset("tiny-official").denoiser
+    torch.manual_seed(0)
+    plain = Denoiser(cfg)
+    gated = Denoiser(replace(cfg, copy_gate=True))
+    gated.load_state_dict(plain.state_dict(), strict=False)
+    x = torch.randn(2, cfg.tokens, cfg.dim)
+    cond = torch.randn(2, cfg.tokens, cfg.cond_dim)
+    with torch.no_grad():
+        d = plain(x, 3, cond)
+        assert torch.equal(gated(x, 3, cond), d)
+        gated.copy_gate.bias.fill_(1.0)
+        assert torch.allclose(gated(x, 3, cond), cond[..., : cfg.dim])
+        gated.copy_gate.bias.fill_(0.25)
+        assert torch.allclose(gated(x, 3, cond), d + 0.25 * (cond[..., : cfg.dim] - d), atol=1e-6)
+        gated.copy_gate.bias.fill_(7.0)  # clamped to 1
+        assert torch.allclose(gated(x, 3, cond), cond[..., : cfg.dim])
+    assert "copy_gate.weight" in dict(gated.named_parameters()) and "copy_gate.weight" not in dict(plain.named_parameters())

@@ -642,6 +642,29 @@ def test_continue_adds_detail_blocks_ir_mix_band_mix_and_tone_curve(data, tmp_pa
     assert model.fusion.curve_ir[-1].weight.abs().sum() > 0 and model.fusion.curve_vi[-1].weight.abs().sum() > 0
 
 
+def test_continue_grows_the_spdm_copy_gate_and_stage2_trains_it(data, tmp_path):
+    """init_from weights without the SPDM's copy gate into a model with one: every tensor is copied, the gate starts
+    at zero (so the grown SPDM restores what the init's restores), and Stage II trains it."""
+    from dataclasses import replace
+
+    from dspfusion.config import get_preset
+
+    base = get_preset("tiny-official")
+    gated = base.replace(denoiser=replace(base.denoiser, copy_gate=True))
+    t, init = _grown_trainer(data, tmp_path / "gate", base, gated, seed=7, init_step=2, stage1_iters=0, stage2_iters=3)
+    assert t.model.config == gated
+    for k, v in init.state_dict().items():
+        assert torch.equal(t.model.state_dict()[k], v), k
+    gate = t.model.diffusion.denoiser.copy_gate
+    assert gate.weight.abs().sum() == 0 and gate.bias.abs().sum() == 0
+    cond = torch.randn(2, base.denoiser.tokens, base.denoiser.cond_dim)
+    x_T = torch.randn(2, base.denoiser.tokens, base.denoiser.dim)
+    with torch.no_grad():
+        assert torch.equal(t.model.diffusion.sample(x_T, cond), init.diffusion.sample(x_T, cond))
+    model, _ = load_model(t.run())
+    assert model.config == gated and model.diffusion.denoiser.copy_gate.weight.abs().sum() > 0
+
+
 def test_continue_with_a_dpen_of_another_size_from_dpen_init(data, tmp_path):
     """init_from weights whose DPEN is smaller than the model's, with dpen_init holding a DPEN (and probe) of the
     model's size and the same prior channels: every other tensor comes from init_from, DPEN and probe from the
@@ -784,3 +807,44 @@ def test_soft_qabf_matches_the_metric_and_trains_towards_both_sources_edges():
     assert terms["qabf"] == pytest.approx(2.0 * (1 - smooth["mean"]), abs=1e-4)
     total.backward()
     assert torch.isfinite(fused.grad).all() and fused.grad.abs().sum() > 0
+
+
+def test_restored_prior_feeds_stage1_the_spdm_prior_without_gradient_to_spen(data, tmp_path):
+    """restored_prior p (ours): each Stage I sample reads, with probability p, the prior the frozen SPDM restores from
+    the degraded pair instead of SPEN's prior of the clean pair. p = 1: the loss is that of the fusion network on the
+    restored prior, and SPEN (which makes only the clean prior) gets no gradient; p = 0: the official Stage I."""
+    from torch.utils.data import default_collate
+
+    from dspfusion.training.losses import FusionLossWeights
+    from dspfusion.training.trainer import Stage1, degraded_samples
+
+    losses, spen_grads = {}, {}
+    for p in (0.0, 1.0):
+        torch.manual_seed(0)
+        t = Trainer(tiny_cfg(data, tmp_path / f"p{p}", restored_prior=p, freeze_dpen=True), resume=False, progress=False)
+        ds = t._datasets()[0]
+        batch = default_collate([ds[i] for i in range(2)])
+        s1 = Stage1(t.model, t.cfg, FusionLossWeights())
+        t.model.zero_grad(set_to_none=True)
+        loss, _ = s1(batch, step=3)
+        loss.backward()
+        losses[p] = float(loss.detach())
+        spen_grads[p] = [q.grad for q in t.model.semantic.parameters()]
+        if p == 1.0:  # the same loss by hand: the fusion network on the SPDM's prior, x_T as mix_restored_prior draws it
+            m = t.model
+            with torch.no_grad():
+                g = torch.Generator().manual_seed(t.cfg.seed * 7919 + 104_729 + 3)
+                torch.rand(2, generator=g)
+                deg, _ = m.degradation(torch.cat([batch["lq_ir"], batch["lq_vi"]]))
+                d_ir, d_vi = deg.chunk(2)
+                cond = torch.cat([m.semantic(batch["lq_ir"], batch["lq_vi"]), d_ir, d_vi], -1)
+                sem = m.diffusion.sample(torch.randn(m.sem_shape(2), generator=g), cond, m.config.sampling_steps)
+                fused = m.fusion(batch["lq_ir"], batch["lq_vi"], d_ir, d_vi, sem)
+                ref, _ = fusion_loss(fused, batch["gt_ir"], batch["gt_vi"], FusionLossWeights(), degraded_samples(batch))
+            assert float(ref) == pytest.approx(losses[p], rel=1e-5)
+    assert losses[0.0] != pytest.approx(losses[1.0], rel=1e-6)
+    assert any(g is not None and g.abs().sum() > 0 for g in spen_grads[0.0])
+    assert all(g is None or g.abs().sum() == 0 for g in spen_grads[1.0])
+    for bad in ("restored_prior=1.5", "restored_prior=-0.1", "restored_prior=True"):
+        with pytest.raises(UserError, match="restored_prior"):
+            TrainConfig.load(None, [bad])

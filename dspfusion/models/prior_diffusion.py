@@ -13,6 +13,10 @@ As in the official code (which differs from the paper):
 * sampling is deterministic: each reverse step is the posterior mean
   ``x_{t-1} = c1_t · x̂0 + c2_t · x_t`` — no noise term, no clipping.
 
+Extension (ours, ``DenoiserConfig.copy_gate``, default off): a per-token, per-channel weight g in [0, 1], read off
+the denoiser's last hidden layer, blends the x0 estimate towards the degraded pair's prior (the first C_s channels
+of cond): ``x̂0 = D + g · (Ps_lq − D)``. g starts at zero, so a model grown from weights without it is unchanged.
+
 Extension (ours): fewer sampling steps than T. Between non-adjacent steps t > s we
 use the exact DDPM posterior mean q(x_s | x_t, x0), which reduces to the official
 step when s = t − 1, so ``steps == T`` reproduces the official sampler exactly.
@@ -42,6 +46,11 @@ class Denoiser(nn.Module):
         )
         self.act = nn.GELU()
         self.output_proj = nn.Sequential(nn.Linear(cfg.inner_dim, cfg.dim), nn.GELU())
+        self.copy_gate: nn.Linear | None = None
+        if cfg.copy_gate:  # ours: x̂0 = D + g·(Ps_lq − D), g = clamp(Linear(h), 0, 1), zero at init
+            self.copy_gate = nn.Linear(cfg.inner_dim, cfg.dim)
+            nn.init.zeros_(self.copy_gate.weight)
+            nn.init.zeros_(self.copy_gate.bias)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | int, cond: torch.Tensor) -> torch.Tensor:
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(-1, 1, 1)
@@ -49,7 +58,11 @@ class Denoiser(nn.Module):
         h = self.input_proj(torch.cat([x, tau, cond], dim=-1))
         for block in self.blocks:
             h = self.act(block(h))
-        return self.output_proj(h)
+        out = self.output_proj(h)
+        if self.copy_gate is not None:
+            g = self.copy_gate(h).clamp(0.0, 1.0)
+            out = out + g * (cond[..., : out.shape[-1]] - out)
+        return out
 
 
 class DiffusionSchedule(nn.Module):

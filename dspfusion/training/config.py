@@ -69,6 +69,11 @@ class TrainConfig:
     dpen_init: str | None = None
     freeze_dpen: bool = False  # ours: Stage I leaves DPEN (and so its type vectors) as they are
     prior_weight: float = 10.0  # Stage II L1 to the clean semantic prior
+    # ours, not in the paper: probability, per Stage I sample, that the fusion network reads the semantic prior the
+    # (frozen) SPDM restores from the degraded pair, as at inference, instead of SPEN's prior of the clean pair; the
+    # official Stage I always gives it the clean pair's prior, so the network never sees the restored prior's errors
+    # (docs/EXPERIMENTS.md, "The restored semantic prior in Stage I"); 0 = official
+    restored_prior: float = 0.0
     # fusion-loss term weights that differ from the official ones (losses.FusionLossWeights: intensity 15,
     # gradient 10, ssim 2, color 20, consistency 1; and terms of ours, 0 = off: grad_vector, pyramid, undershoot,
     # undershoot_degraded, undershoot_signed, base, qabf; and
@@ -119,6 +124,9 @@ class TrainConfig:
 
         if data.get("negatives", "official") not in ORDERS:
             raise UserError(f"negatives: expected 'official' or 'shuffled', got {data['negatives']!r}")
+        rp = data.get("restored_prior", 0.0)
+        if not isinstance(rp, (int, float)) or isinstance(rp, bool) or not 0.0 <= rp <= 1.0:
+            raise UserError(f"restored_prior: expected a probability in [0, 1], got {rp!r}")
         for key, lowest, what in (("probe_dpen_weight", 0.0, "a number >= 0"), ("dpen_lr_scale", 1e-12, "a number > 0"),
                                    ("curve_lr_scale", 1e-12, "a number > 0")):
             value = data.get(key, 1.0)

@@ -6,7 +6,9 @@ clean targets and the contrastive loss; our degradation probe is trained on the
 detached DPEN type vectors at the same time. With ``probe_dpen_weight`` > 0 (ours)
 the probe's cross-entropy also trains DPEN, through a detached copy of the probe,
 and ``dpen_lr_scale`` gives DPEN its own learning rate; ``dpen_init`` starts DPEN from a file (e.g. one
-pretrained for classification) and ``freeze_dpen`` keeps it fixed. Stage II freezes them and trains only
+pretrained for classification) and ``freeze_dpen`` keeps it fixed. With ``restored_prior`` p > 0 (ours) each
+Stage I sample reads, with probability p, the semantic prior the frozen SPDM restores from the degraded pair (what
+the network reads at inference) instead of SPEN's prior of the clean pair. Stage II freezes them and trains only
 the SPDM denoiser, back-propagating through the whole unrolled sampler and the
 frozen fusion network: fusion loss + 10 · L1(P̂s, SPEN(clean pair)).
 
@@ -134,6 +136,23 @@ class Stage1(nn.Module):
                     feats.append(self.degradation(downscale(lq, s))[1])
         return torch.cat(feats, dim=-1)
 
+    def mix_restored_prior(self, sem: torch.Tensor, lq_ir: torch.Tensor, lq_vi: torch.Tensor, deg_ir: torch.Tensor,
+                           deg_vi: torch.Tensor, step: int) -> torch.Tensor:
+        """``restored_prior`` (ours): for each sample with that probability, replace SPEN's prior of the clean pair
+        ``sem`` ``[B,N,C_s]`` by the prior the frozen SPDM restores from the degraded pair (``[SPEN(LQ) | Pd_ir |
+        Pd_vi]``, x_T drawn from a generator seeded by the step, as Stage II draws it), computed without gradients:
+        what the fusion network reads at inference. The choice and x_T are functions of (seed, step): resumable."""
+        m = self.model[0]
+        g = torch.Generator().manual_seed(self.cfg.seed * 7919 + 104_729 + step)
+        use = torch.rand(sem.shape[0], generator=g) < self.cfg.restored_prior
+        if not bool(use.any()):
+            return sem
+        with torch.no_grad():
+            cond = torch.cat([self.semantic(lq_ir, lq_vi), deg_ir, deg_vi], dim=-1)
+            noise = torch.randn(sem.shape, generator=g).to(sem.device, sem.dtype)
+            restored = m.diffusion.sample(noise, cond, m.config.sampling_steps)
+        return torch.where(use.to(sem.device)[:, None, None], restored, sem)
+
     def forward(self, b: dict, step: int = 0) -> tuple[torch.Tensor, dict[str, float]]:
         lq_ir, lq_vi = b["lq_ir"], b["lq_vi"]
         B = lq_ir.shape[0]
@@ -152,6 +171,8 @@ class Stage1(nn.Module):
         deg, types = self.degradation(torch.cat(parts))
         deg_ir, deg_vi = deg[:B], deg[B : 2 * B]
         t_ir, t_vi = types[:B], types[B : 2 * B]
+        if self.cfg.restored_prior > 0:
+            sem = self.mix_restored_prior(sem, lq_ir, lq_vi, deg_ir, deg_vi, step)
         fused = self.fusion(lq_ir, lq_vi, deg_ir, deg_vi, sem)
         loss, logs = fusion_loss(fused, b["gt_ir"], b["gt_vi"], self.w, degraded_samples(b))
         if contrastive:
@@ -252,7 +273,7 @@ def _same_but_probe(a: DSPFusionConfig, b: DSPFusionConfig) -> bool:
 # State-dict prefixes of the parts _config_from_init may add to an init_from model (they start as zero output).
 _GROWN_PREFIXES = (
     "fusion.detail.", "fusion.mix.", "fusion.band.", "fusion.curve_ir.", "fusion.curve_vi.", "fusion.destripe_gate.",
-    "fusion.sharpen_gain.",
+    "fusion.sharpen_gain.", "diffusion.denoiser.copy_gate.",
 )
 
 
@@ -297,7 +318,7 @@ def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig,
     Three kinds of difference are allowed: the init's probe layout (refit post hoc: probe_hidden/probe_tile/
     probe_scales) is
     kept; a detail head, detail-head blocks, the IR mixing weight, the band mixing weights, the tone curves, the
-    destriping gate or the VI sharpening gains the init lacks are added (they start as zero output / identity, so
+    destriping gate, the VI sharpening gains or the SPDM's copy gate the init lacks are added (they start as zero output / identity, so
     the init's behaviour is unchanged), and the ``mix_luma`` switch (no parameters) may differ, which changes the
     output wherever the init's IR mixing weight is not zero; and the fusion network may have more Restormer blocks per level
     (``num_blocks``, ``num_refinement_blocks``; appended after the init's, starting as the identity:
@@ -326,6 +347,8 @@ def _config_from_init(init_cfg: DSPFusionConfig, model_cfg: DSPFusionConfig,
     if model_f.sharpen and not init_f.sharpen:
         init_f = dc_replace(init_f, sharpen=True)
     init_cfg = init_cfg.replace(fusion=init_f)
+    if model_cfg.denoiser.copy_gate and not init_cfg.denoiser.copy_gate:  # starts at zero: the init's SPDM unchanged
+        init_cfg = init_cfg.replace(denoiser=dc_replace(init_cfg.denoiser, copy_gate=True))
     return init_cfg if _same_but_probe(init_cfg, model_cfg) else None
 
 
