@@ -20,6 +20,7 @@ pairs; writes a markdown table of mean Qabf per model, dataset and condition.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import shlex
 import sys
@@ -56,8 +57,8 @@ def fuse_both(model, ir: torch.Tensor, vi: torch.Tensor, clean_ir: torch.Tensor,
     ir_p, vi_p = pad_to_multiple(ir, m), pad_to_multiple(vi, m)
     noise = model.initial_noise(1, seed=seed)
     restored = model.compute_priors(ir_p, vi_p, noise=noise)
-    oracle = model.compute_priors(ir_p, vi_p, sem_override=model.semantic(pad_to_multiple(clean_ir, m),
-                                                                          pad_to_multiple(clean_vi, m)))
+    # the same DPEN priors and SPEN(LQ), only the prior the fusion network reads replaced by the clean pair's
+    oracle = dataclasses.replace(restored, sem=model.semantic(pad_to_multiple(clean_ir, m), pad_to_multiple(clean_vi, m)))
     fused = (model.fuse_with_priors(ir_p, vi_p, restored)[..., :h, :w],
              model.fuse_with_priors(ir_p, vi_p, oracle)[..., :h, :w])
     # how far each prior is from the clean pair's: mean absolute difference over tokens and channels

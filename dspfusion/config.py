@@ -103,7 +103,8 @@ class DenoiserConfig:
     # x0 estimate copy the degraded pair's prior (the first ``dim`` channels of cond): x̂0 = D + g·(Ps_lq − D). Where a
     # degradation leaves SPEN's prior nearly unchanged (visible blur) the official denoiser, which must rebuild the
     # prior from noise, lands further from the clean prior than Ps_lq itself. g starts at zero (zero weights and
-    # bias), so weights trained without it compute what they computed (docs/EXPERIMENTS.md, "copy gate")
+    # bias), so weights trained without it compute what they computed (docs/EXPERIMENTS.md, "Where the restored
+    # semantic prior costs")
     copy_gate: bool = False
 
 

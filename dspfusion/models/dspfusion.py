@@ -109,9 +109,15 @@ class DSPFusion(nn.Module):
         else:
             if noise is None:
                 noise = torch.randn(self.sem_shape(ir.shape[0]), device=ir.device, dtype=ir.dtype)
-            cond = torch.cat([sem_lq, deg_ir, deg_vi], dim=-1)
-            sem = self.diffusion.sample(noise, cond, steps or self.config.sampling_steps)
+            sem = self.restore_semantic_prior(noise, sem_lq, deg_ir, deg_vi, steps or self.config.sampling_steps)
         return Priors(deg_ir, deg_vi, type_ir, type_vi, sem_lq, sem)
+
+    def restore_semantic_prior(self, x_T: torch.Tensor, sem_lq: torch.Tensor, deg_ir: torch.Tensor,
+                               deg_vi: torch.Tensor, steps: int | None = None) -> torch.Tensor:
+        """SPDM: the clean semantic prior ``[B,N,C_s]`` restored from ``x_T`` under the condition
+        ``[SPEN(LQ) | Pd_ir | Pd_vi]`` (paper Eq. 9-12); ``steps`` None = the schedule's T. Keeps gradients (Stage II
+        trains through it)."""
+        return self.diffusion.sample(x_T, torch.cat([sem_lq, deg_ir, deg_vi], dim=-1), steps)
 
     def fuse_with_priors(self, ir: torch.Tensor, vi: torch.Tensor, priors: Priors, prepared: bool = False) -> torch.Tensor:
         """``prepared``: the inputs already went through ``fusion.prepare_inputs`` (tiled inference)."""

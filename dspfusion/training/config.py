@@ -72,7 +72,7 @@ class TrainConfig:
     # ours, not in the paper: probability, per Stage I sample, that the fusion network reads the semantic prior the
     # (frozen) SPDM restores from the degraded pair, as at inference, instead of SPEN's prior of the clean pair; the
     # official Stage I always gives it the clean pair's prior, so the network never sees the restored prior's errors
-    # (docs/EXPERIMENTS.md, "The restored semantic prior in Stage I"); 0 = official
+    # (docs/EXPERIMENTS.md, "Where the restored semantic prior costs"); 0 = official
     restored_prior: float = 0.0
     # fusion-loss term weights that differ from the official ones (losses.FusionLossWeights: intensity 15,
     # gradient 10, ssim 2, color 20, consistency 1; and terms of ours, 0 = off: grad_vector, pyramid, undershoot,

@@ -148,9 +148,9 @@ class Stage1(nn.Module):
         if not bool(use.any()):
             return sem
         with torch.no_grad():
-            cond = torch.cat([self.semantic(lq_ir, lq_vi), deg_ir, deg_vi], dim=-1)
             noise = torch.randn(sem.shape, generator=g).to(sem.device, sem.dtype)
-            restored = m.diffusion.sample(noise, cond, m.config.sampling_steps)
+            restored = m.restore_semantic_prior(noise, self.semantic(lq_ir, lq_vi), deg_ir, deg_vi,
+                                                m.config.sampling_steps)
         return torch.where(use.to(sem.device)[:, None, None], restored, sem)
 
     def forward(self, b: dict, step: int = 0) -> tuple[torch.Tensor, dict[str, float]]:
@@ -216,7 +216,7 @@ class Stage2(nn.Module):
         g = torch.Generator().manual_seed(self.cfg.seed * 7919 + step)  # a function of the step: resumable
         noise = torch.randn(sem_gt.shape, generator=g).to(sem_gt.device)
         x_t = m.diffusion.schedule.q_sample(sem_gt, noise)
-        sem_hat = m.diffusion.sample(x_t, torch.cat([sem_lq, deg_ir, deg_vi], -1))
+        sem_hat = m.restore_semantic_prior(x_t, sem_lq, deg_ir, deg_vi)
         fused = m.fusion(lq_ir, lq_vi, deg_ir, deg_vi, sem_hat)
         loss, logs = fusion_loss(fused, b["gt_ir"], b["gt_vi"], self.w, degraded_samples(b))
         l_prior = self.cfg.prior_weight * F.l1_loss(sem_hat, sem_gt)
