@@ -6,6 +6,7 @@ configs/benchmarks/smoke.yaml on ../shared (skipped when absent).
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import shutil
 from pathlib import Path
@@ -695,6 +696,43 @@ def test_prior_oracle_compares_the_restored_and_the_clean_semantic_prior(tmp_pat
         assert gap == pytest.approx(clean - spdm, abs=1.5e-3)
         assert 0 <= int(r[7]) <= 2 and float(r[8]) > 0 and float(r[9]) > 0
     assert rows[0][4:] == rows[1][4:]  # the same weights, the same seed: the same numbers
+    save_model(build_model(cfg.replace(use_priors=False)), tmp_path / "noprior.safetensors", step=1)
+    with pytest.raises(SystemExit, match="without priors"):
+        mod.main(["--model", f"np={tmp_path / 'noprior.safetensors'}"] + args)
+
+
+def test_prior_scale_fuses_with_priors_from_a_shrunk_copy(tmp_path):
+    """benchmarks/prior_scale.py: ``full`` is what the model's forward computes; a copy no smaller than the image
+    changes nothing; a smaller one changes the fusion (sem@S through the semantic prior alone); the table has one
+    row per setting, the first one's change zero; bad settings and a model without priors are refused."""
+    import torch
+
+    from dspfusion.checkpoint import save_model
+    from dspfusion.config import get_preset
+    from dspfusion.models import build_model
+
+    mod = _benchmark_script("prior_scale")
+    assert mod.parse_setting("full") == ("full", None) and mod.parse_setting("sem@256") == ("sem", 256)
+    for bad in ("sem", "half@256", "all@x"):
+        with pytest.raises(argparse.ArgumentTypeError, match="full, sem@SIDE or all@SIDE"):
+            mod.parse_setting(bad)
+    cfg = get_preset("tiny-official")
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    ir, vi = torch.rand(1, 3, 40, 56), torch.rand(1, 3, 40, 56)
+    full, same, sem, every = mod.fuse_settings(model, ir, vi, ["full", "sem@64", "sem@24", "all@24"])
+    with torch.no_grad():
+        ref = model(ir, vi, noise=model.initial_noise(1, seed=0))
+    assert full.shape == (1, 3, 40, 56) and torch.allclose(full, ref, atol=1e-6)
+    assert torch.equal(full, same) and not torch.equal(full, sem) and not torch.equal(sem, every)
+    _benchmark_inputs(tmp_path / "inputs", "vi_LL", lambda sub, img: img // 3 if sub == "vi" else img)
+    ckpt = save_model(model, tmp_path / "m.safetensors", step=7)
+    out = tmp_path / "scale.md"
+    args = ["--inputs", str(tmp_path / "inputs"), "--datasets", "RoadScene50", "--conditions", "vi_LL", "--pairs", "2"]
+    assert mod.main(["--model", f"one={ckpt}", "--settings", "full", "sem@64", "all@64"] + args + ["--out", str(out)]) == 0
+    rows = [r.split("|")[1:-1] for r in out.read_text().splitlines() if r.startswith("| one")]
+    assert [r[4].strip() for r in rows] == ["full", "sem@64", "all@64"] and "step 7" in out.read_text()
+    assert float(rows[0][6]) == 0 and all(r[3].strip() == "2" and 0 <= float(r[5]) <= 1 for r in rows)
     save_model(build_model(cfg.replace(use_priors=False)), tmp_path / "noprior.safetensors", step=1)
     with pytest.raises(SystemExit, match="without priors"):
         mod.main(["--model", f"np={tmp_path / 'noprior.safetensors'}"] + args)
