@@ -47,6 +47,44 @@ def clean_sources(ds: str, stem: str):
     return prepare_pair(ir, vi), ir, vi
 
 
+def add_input_args(ap: argparse.ArgumentParser, conditions: list[str], conditions_help: str | None = None) -> None:
+    """The models and inputs options this script shares with prior_scale.py."""
+    ap.add_argument("--model", nargs="+", required=True, metavar="NAME=CHECKPOINT",
+                    help="models with priors, each NAME=checkpoint (or a preset name)")
+    ap.add_argument("--inputs", type=Path, default=Path("runs/benchmarks/degraded/inputs"),
+                    help="a degraded benchmark run's inputs folder (default: runs/benchmarks/degraded/inputs)")
+    ap.add_argument("--datasets", nargs="+", default=["MSRS91", "RoadScene50"], choices=sorted(SETS))
+    ap.add_argument("--conditions", nargs="+", default=conditions, help=conditions_help)
+    ap.add_argument("--pairs", type=int, default=10, help="first N pairs of each condition")
+
+
+def load_prior_models(specs: list[str]) -> list[tuple[str, object, dict]]:
+    """``NAME=CHECKPOINT`` (or a preset name) → [(name, model, checkpoint info)]; a model without priors (the
+    ablation) is refused, since it has no priors to compare."""
+    models = []
+    for spec in specs:
+        name, _, src = spec.partition("=")
+        model, info = load_model(src or name)
+        if not model.config.use_priors:
+            raise SystemExit(f"{spec}: a model without priors (the ablation) has no semantic prior to compare")
+        models.append((name, model, info))
+    return models
+
+
+def condition_stems(inputs: Path, ds: str, cond: str, pairs: int) -> tuple[Path, list[str]]:
+    """The folder of a degraded benchmark run's inputs of one condition and its first ``pairs`` stems."""
+    folder = inputs / ds / cond
+    stems = sorted(p.stem for p in (folder / "ir").glob("*.png"))[:pairs]
+    if not stems:
+        raise SystemExit(f"{folder}/ir: no inputs (run the degraded benchmark with condition {cond} first)")
+    return folder, stems
+
+
+def qabf(fused: torch.Tensor, colour: bool, ref_ir, ref_vi) -> float:
+    """Qabf of a fused ``[1,3,H,W]`` tensor as the wrapper writes it (uint8) against the clean sources (``tang``)."""
+    return evaluate(to_uint8(fused, colour=colour), None, None, ["Qabf"], "tang", ref_ir=ref_ir, ref_vi=ref_vi)["Qabf"]
+
+
 @torch.no_grad()
 def fuse_both(model, ir: torch.Tensor, vi: torch.Tensor, clean_ir: torch.Tensor, clean_vi: torch.Tensor,
               seed: int = 0) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[float, float]]:
@@ -68,29 +106,14 @@ def fuse_both(model, ir: torch.Tensor, vi: torch.Tensor, clean_ir: torch.Tensor,
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", nargs="+", required=True, metavar="NAME=CHECKPOINT",
-                    help="models with priors, each NAME=checkpoint (or a preset name)")
-    ap.add_argument("--inputs", type=Path, default=Path("runs/benchmarks/degraded/inputs"),
-                    help="a degraded benchmark run's inputs folder (default: runs/benchmarks/degraded/inputs)")
-    ap.add_argument("--datasets", nargs="+", default=["MSRS91", "RoadScene50"], choices=sorted(SETS))
-    ap.add_argument("--conditions", nargs="+", default=["LL_SN", "vi_LL"])
-    ap.add_argument("--pairs", type=int, default=10, help="first N pairs of each condition")
+    add_input_args(ap, ["LL_SN", "vi_LL"])
     ap.add_argument("--out", type=Path, help="markdown file (default: print)")
     args = ap.parse_args(argv)
-    models = []
-    for spec in args.model:
-        name, _, src = spec.partition("=")
-        model, info = load_model(src or name)
-        if not model.config.use_priors:
-            raise SystemExit(f"{spec}: a model without priors (the ablation) has no semantic prior to compare")
-        models.append((name, model, info))
+    models = load_prior_models(args.model)
     rows = []
     for ds in args.datasets:
         for cond in args.conditions:
-            folder = args.inputs / ds / cond
-            stems = sorted(p.stem for p in (folder / "ir").glob("*.png"))[:args.pairs]
-            if not stems:
-                raise SystemExit(f"{folder}/ir: no inputs (run the degraded benchmark with condition {cond} first)")
+            folder, stems = condition_stems(args.inputs, ds, cond, args.pairs)
             scores = {name: [] for name, _, _ in models}
             dists = {name: [] for name, _, _ in models}
             for stem in stems:
@@ -98,9 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                 deg = prepare_pair(folder / "ir" / f"{stem}.png", folder / "vi" / f"{stem}.png")
                 for name, model, _ in models:
                     fused, dist = fuse_both(model, deg.ir, deg.vi, clean.ir, clean.vi)
-                    pair = [evaluate(to_uint8(f, colour=deg.vi_is_colour), None, None, ["Qabf"], "tang",
-                                     ref_ir=ref_ir, ref_vi=ref_vi)["Qabf"] for f in fused]
-                    scores[name].append(pair)
+                    scores[name].append([qabf(f, deg.vi_is_colour, ref_ir, ref_vi) for f in fused])
                     dists[name].append(dist)
             for name in scores:
                 s, d = np.array(scores[name]), np.array(dists[name])

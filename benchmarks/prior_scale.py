@@ -15,7 +15,7 @@ the clean test pair itself. Writes a markdown table of
 mean Qabf per model, dataset, condition and setting, with the number of pairs each setting changes by more than
 0.1 either way.
 
-    python benchmarks/prior_scale.py --model lite64s=benchmarks/weights/dspfusion-lite-candidate-lite64s.safetensors \\
+    python benchmarks/prior_scale.py --model lite64s=lite \\
         --inputs runs/benchmarks/outliers/inputs --datasets MSRS91 --conditions LL_LC vi_haze --pairs 91 \\
         --settings full sem@256 all@256
 """
@@ -32,13 +32,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from prior_oracle import clean_sources  # noqa: E402  (the clean test pairs, read once)
+from prior_oracle import (  # noqa: E402  (shared with the oracle)
+    add_input_args, clean_sources, condition_stems, load_prior_models, qabf)
 from qabf_terms import SETS  # noqa: E402
 
-from dspfusion.checkpoint import load_model  # noqa: E402
-from dspfusion.inference import pad_to_multiple, prepare_pair, to_uint8  # noqa: E402
+from dspfusion.inference import pad_to_multiple, prepare_pair  # noqa: E402
 from dspfusion.io import write_or_print  # noqa: E402
-from dspfusion.metrics import evaluate  # noqa: E402
 from dspfusion.tiling import prior_image  # noqa: E402
 
 
@@ -81,14 +80,7 @@ def fuse_settings(model, ir: torch.Tensor, vi: torch.Tensor, settings: list[str]
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", nargs="+", required=True, metavar="NAME=CHECKPOINT",
-                    help="models with priors, each NAME=checkpoint (or a preset name)")
-    ap.add_argument("--inputs", type=Path, default=Path("runs/benchmarks/degraded/inputs"),
-                    help="a degraded benchmark run's inputs folder (default: runs/benchmarks/degraded/inputs)")
-    ap.add_argument("--datasets", nargs="+", default=["MSRS91", "RoadScene50"], choices=sorted(SETS))
-    ap.add_argument("--conditions", nargs="+", default=["LL_LC", "vi_haze"],
-                    help="degraded conditions, or clean (the clean test pair itself)")
-    ap.add_argument("--pairs", type=int, default=10, help="first N pairs of each condition")
+    add_input_args(ap, ["LL_LC", "vi_haze"], "degraded conditions, or clean (the clean test pair itself)")
     ap.add_argument("--settings", nargs="+", default=["full", "sem@256", "all@256"],
                     help="full, sem@SIDE, all@SIDE (the first one is the reference of the change counts)")
     ap.add_argument("--out", type=Path, help="markdown file (default: print)")
@@ -98,21 +90,14 @@ def main(argv: list[str] | None = None) -> int:
             parse_setting(s)
         except argparse.ArgumentTypeError as exc:
             ap.error(str(exc))
-    models = []
-    for spec in args.model:
-        name, _, src = spec.partition("=")
-        model, info = load_model(src or name)
-        if not model.config.use_priors:
-            raise SystemExit(f"{spec}: a model without priors (the ablation) has no priors to compute")
-        models.append((name, model, info))
+    models = load_prior_models(args.model)
     rows = []
     for ds in args.datasets:
         for cond in args.conditions:
-            folder = SETS[ds] if cond == "clean" else args.inputs / ds / cond
-            stems = clean_stems(ds) if cond == "clean" else sorted(p.stem for p in (folder / "ir").glob("*.png"))
-            stems = stems[:args.pairs]
-            if not stems:
-                raise SystemExit(f"{folder}/ir: no inputs (run the degraded benchmark with condition {cond} first)")
+            if cond == "clean":
+                folder, stems = SETS[ds], clean_stems(ds)[:args.pairs]
+            else:
+                folder, stems = condition_stems(args.inputs, ds, cond, args.pairs)
             scores = {name: [] for name, _, _ in models}
             for stem in stems:
                 clean, ref_ir, ref_vi = clean_sources(ds, stem)
@@ -120,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                  folder / "vi" / f"{stem}.png")
                 for name, model, _ in models:
                     fused = fuse_settings(model, deg.ir, deg.vi, args.settings)
-                    scores[name].append([evaluate(to_uint8(f, colour=deg.vi_is_colour), None, None, ["Qabf"], "tang",
-                                                  ref_ir=ref_ir, ref_vi=ref_vi)["Qabf"] for f in fused])
+                    scores[name].append([qabf(f, deg.vi_is_colour, ref_ir, ref_vi) for f in fused])
             for name in scores:
                 s = np.array(scores[name])
                 for j, setting in enumerate(args.settings):
