@@ -5,6 +5,8 @@
 #   bash benchmarks/results/experiments/restored_prior/run.sh 0.5 lite64r
 #   bash benchmarks/results/experiments/restored_prior/run.sh 1.0 lite64s   (the candidate for the next ship)
 # (the Stage I half is written to runs/NAME1, the whole run to runs/NAME)
+# init_from reads the shipped weights, which were lite63's when these runs were made; lite64s has shipped since (the
+# thirtieth session), so a rerun from lite63 needs init_from=<lite63's weights> (git show 0297395:dspfusion/weights/...).
 set -e
 [ $# -eq 2 ] || { echo "usage: $0 FRACTION NAME" >&2; exit 2; }
 P=$1; N=$2
