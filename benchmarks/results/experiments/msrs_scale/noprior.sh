@@ -1,14 +1,13 @@
 # The no-prior ablation's counterpart of run.sh (experiment msrs_scale): 1,500 Stage I steps from the shipped ablation
 # noprior59 (Stage I length 59,500) with msrs30 drawn REPEATx and lite62's other draws; no Stage II (no SPDM).
-#   bash benchmarks/results/experiments/msrs_scale/noprior.sh REPEAT NAME
+#   bash benchmarks/results/experiments/msrs_scale/noprior.sh REPEAT NAME [TYPE_WEIGHTS]
 set -e
 [ $# -eq 2 ] || [ $# -eq 3 ] || { echo "usage: $0 REPEAT NAME [TYPE_WEIGHTS]" >&2; exit 2; }
 R=$1; N=$2; TW=${3:-"{'vi_LL':2,'vi_Blur':3}"}
 cd "$(dirname "$0")/../../../.."
 . .venv/bin/activate
 export OMP_NUM_THREADS=2
+. benchmarks/results/experiments/msrs_scale/draws.sh
 dspfusion train benchmarks/results/experiments/lite41/noprior41.yaml \
     --set init_from=benchmarks/weights/dspfusion-lite-noprior-59.5k.safetensors --set stage1_iters=1500 \
-    --set "root_repeat={'roadscene171':6,'msrs30':$R}" --set "type_weights=$TW" \
-    --set "loss_weights={'gradient':25,'pyramid':150,'intensity':5,'pyramid_window':3,'undershoot':150,'qabf':100}" \
-    --set out_dir=runs/$N --set name=$N
+    "${DRAWS[@]}" --set out_dir=runs/$N --set name=$N

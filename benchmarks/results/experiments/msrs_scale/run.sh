@@ -16,11 +16,10 @@ cd "$(dirname "$0")/../../../.."
 . .venv/bin/activate
 export OMP_NUM_THREADS=2
 L=benchmarks/results/experiments
-UQ="loss_weights={'gradient':25,'pyramid':150,'intensity':5,'pyramid_window':3,'undershoot':150,'qabf':100}"
-DRAWS=(--set "root_repeat={'roadscene171':6,'msrs30':$R}" --set "type_weights=$TW")
+. benchmarks/results/experiments/msrs_scale/draws.sh
 [ -f runs/${N}1/model.safetensors ] || dspfusion train $L/lite52/lite52.yaml \
     --set init_from=dspfusion/weights/dspfusion-lite.safetensors --set freeze_dpen=True \
-    --set stage1_iters=1500 --set stage2_iters=0 --set restored_prior=1.0 "${DRAWS[@]}" --set "$UQ" \
+    --set stage1_iters=1500 --set stage2_iters=0 --set restored_prior=1.0 "${DRAWS[@]}" \
     --set out_dir=runs/${N}1 --set name=${N}1
 dspfusion train $L/lite52/lite52.yaml --set init_from=runs/${N}1/model.safetensors --set freeze_dpen=True \
-    --set stage1_iters=0 --set stage2_iters=3000 "${DRAWS[@]}" --set "$UQ" --set out_dir=runs/$N --set name=$N
+    --set stage1_iters=0 --set stage2_iters=3000 "${DRAWS[@]}" --set out_dir=runs/$N --set name=$N
