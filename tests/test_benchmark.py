@@ -932,3 +932,54 @@ def test_paired_differences_bootstrap_verdicts(tmp_path):
     mod.main([str(path), "--candidate", "ours", "--against", "best:+enh", "--out", str(md), "--resamples", "500"])
     text = md.read_text()
     assert "best:+enh (strong+enh)" in text and "above in 1, unresolved in 1, below in 0 of 2" in text
+
+
+def test_reuse_results_links_a_checked_candidates_results_under_the_installed_name(tmp_path):
+    """benchmarks/reuse_results.py: a candidate's fused images from one cache are hard-linked under another method
+    name of another cache when the weights hold the same bytes and the inputs are the same files; the benchmark then
+    reuses them (same inode after the run) and its Qabf equals the source's; other weights, or inputs that are not
+    the same files, are refused before anything is written."""
+    import os
+
+    import torch
+
+    from dspfusion.checkpoint import save_model
+    from dspfusion.config import get_preset
+    from dspfusion.models import build_model
+
+    mod = _benchmark_script("reuse_results")
+    _dataset(tmp_path / "data")
+    cfg = get_preset("tiny-official")
+    torch.manual_seed(0)
+    a = save_model(build_model(cfg), tmp_path / "a.safetensors", step=1)
+    shutil.copy(a, tmp_path / "b.safetensors")
+    torch.manual_seed(1)
+    save_model(build_model(cfg), tmp_path / "c.safetensors", step=1)
+
+    def config(out: str, name: str, ckpt: str, metrics: list[str]) -> Path:
+        return _write_yaml(tmp_path / f"{out}.yaml", {
+            "name": out, "output": str(tmp_path / out), "datasets": [{"name": "toy", "root": str(tmp_path / "data")}],
+            "conditions": ["LL_SN"], "metrics": metrics, "grid_images": 0,
+            "methods": [{"name": name, "type": "dspfusion", "checkpoint": str(tmp_path / ckpt), "steps": 2}]})
+
+    assert main(["benchmark", str(config("A", "cand", "a.safetensors", ["Qabf"])), "--quiet"]) == 0
+    shutil.copytree(tmp_path / "A" / "inputs", tmp_path / "B" / "inputs", copy_function=os.link)
+    shutil.copytree(tmp_path / "A" / "inputs", tmp_path / "C" / "inputs")  # same bytes, other files
+    with pytest.raises(SystemExit, match="file contents"):
+        mod.main(["--config", str(config("B", "shipped", "c.safetensors", ["Qabf"])), "--source",
+                  str(tmp_path / "A"), "--map", "cand=shipped"])
+    with pytest.raises(SystemExit, match="inputs differ"):
+        mod.main(["--config", str(config("C", "shipped", "b.safetensors", ["Qabf"])), "--source",
+                  str(tmp_path / "A"), "--map", "cand=shipped"])
+    assert not (tmp_path / "B" / "results").exists() and not (tmp_path / "C" / "results").exists()
+
+    cfg_b = config("B", "shipped", "b.safetensors", ["Qabf", "VIF"])
+    mod.main(["--config", str(cfg_b), "--source", str(tmp_path / "A"), "--map", "cand=shipped"])
+    assert main(["benchmark", str(cfg_b), "--quiet"]) == 0
+    for stem in ("00", "01"):
+        src = tmp_path / "A" / "results" / "cand" / "toy" / "LL_SN" / f"{stem}.png"
+        dst = tmp_path / "B" / "results" / "shipped" / "toy" / "LL_SN" / f"{stem}.png"
+        assert os.stat(src).st_ino == os.stat(dst).st_ino
+    qa = {r["image"]: r["Qabf"] for r in _rows(tmp_path / "A" / "per_image.csv") if r["method"] == "cand"}
+    rows_b = [r for r in _rows(tmp_path / "B" / "per_image.csv") if r["method"] == "shipped"]
+    assert {r["image"]: r["Qabf"] for r in rows_b} == qa and all(float(r["VIF"]) > 0 for r in rows_b)
