@@ -20,7 +20,10 @@
 # Every step writes its own result file; docs/BENCHMARKS.md sections are rewritten by `dspfusion benchmark` (configs
 # with `docs:`) and by benchmarks/publish_results.py. What is not a table (README and docs/TRAINING.md prose) has to be
 # brought up to date by hand from these files afterwards. If the no-prior ablation was retrained too, point
-# configs/benchmarks/degraded.yaml's lite-noprior at its weights before step 3. Step 1 keeps the old degraded table
+# configs/benchmarks/degraded.yaml's lite-noprior at its weights before step 3. If an experiment's check already fused
+# the degraded benchmark's inputs with the same weights (a hard-linked copy of its cache), step 3 can reuse those
+# images: after step 1, `python benchmarks/reuse_results.py --config configs/benchmarks/degraded.yaml --source RUN
+# --map NAME=DSPFusion-lite ...` (it checks the weights' bytes and the input files), then `--from 2`. Step 1 keeps the old degraded table
 # only once (a rerun of step 1 does not overwrite it with a newer one). Run it with nothing else CPU-heavy on the
 # machine: step 14 times the model. On the 2-core machine with nothing cached under runs/benchmarks, the whole ship
 # takes about two hours, most of it the degraded benchmark (8 methods x 141 pairs x 12 conditions, step 3); with the
