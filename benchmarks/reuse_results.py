@@ -8,7 +8,8 @@ they are the same computation:
 
 * the source method's recorded identity and the target method's identity (from the target config, computed now)
   agree on everything but the checkpoint's name and path: type, seed, steps, stretch, and the weights files hold the
-  same bytes (and the source's file is still the one its results were made with);
+  same fusion tensors and model config (the diagnosis probe's tensors and fields may differ: a probe refit does not
+  change the fused image), and the source's file is still the one its results were made with;
 * every input the results were made from is the same file (same inode) in both caches, so the seeded degradations
   are identical.
 
@@ -30,21 +31,34 @@ import shutil
 import sys
 from pathlib import Path
 
+import torch
+
 from dspfusion.benchmark.config import load_config
 from dspfusion.benchmark.methods import _sha256, make_method
 
 _SAME = ("type", "seed", "steps", "stretch")
 
 
-def _content_sha256(ident: dict) -> str | None:
-    """sha256 of the bytes of a method identity's weights file, or None when the file is gone or has changed since
-    the identity was recorded (the recorded sha256 also hashes the file's name, so two names of the same bytes
-    differ there)."""
+def _fusion_digest(ident: dict) -> str | None:
+    """sha256 of what a method identity's weights file gives the fused image: every tensor but the diagnosis probe's
+    (``probe.*``) and the model config without its probe fields. None when the file is gone or has changed since the
+    identity was recorded (the recorded sha256 hashes the file's name and bytes). The probe only classifies the
+    inputs for ``diagnose``, so a probe refit (benchmarks/fit_probe.py --install) leaves the digest unchanged."""
+    from safetensors import safe_open
+
     w = ident.get("weights") or {}
     path = Path(w["path"]) if w.get("path") else None
     if path is None or not path.is_file() or _sha256([path]) != w.get("sha256"):
         return None
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    h = hashlib.sha256()
+    with safe_open(str(path), framework="pt") as f:
+        config = json.loads((f.metadata() or {}).get("config", "{}"))
+        h.update(json.dumps({k: v for k, v in config.items() if "probe" not in k}, sort_keys=True).encode())
+        for key in sorted(k for k in f.keys() if not k.startswith("probe.")):
+            t = f.get_tensor(key).contiguous()
+            h.update(f"{key} {t.dtype} {tuple(t.shape)}".encode())
+            h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
 
 
 def _inputs_same(source: Path, target: Path, dataset: str) -> tuple[int, list[str]]:
@@ -72,8 +86,9 @@ def reuse(config: Path, source: Path, pairs: list[tuple[str, str]], dry_run: boo
         have = json.loads((source / "methods" / f"{src_name}.json").read_text(encoding="utf-8"))
         ident = json.loads(json.dumps(make_method(methods[dst_name]).identity()))
         diff = [k for k in _SAME if have.get(k) != ident.get(k)]
-        if _content_sha256(have) is None or _content_sha256(have) != _content_sha256(ident):
-            diff.append("weights (file contents)")
+        digest = _fusion_digest(have)
+        if digest is None or digest != _fusion_digest(ident):
+            diff.append("weights (fusion tensors and config)")
         if diff:
             sys.exit(f"reuse_results: {source}/methods/{src_name}.json and {dst_name} in {config} differ in "
                      f"{diff}: {have} against {ident}; the results cannot be reused")

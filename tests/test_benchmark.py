@@ -936,9 +936,9 @@ def test_paired_differences_bootstrap_verdicts(tmp_path):
 
 def test_reuse_results_links_a_checked_candidates_results_under_the_installed_name(tmp_path):
     """benchmarks/reuse_results.py: a candidate's fused images from one cache are hard-linked under another method
-    name of another cache when the weights hold the same bytes and the inputs are the same files; the benchmark then
-    reuses them (same inode after the run) and its Qabf equals the source's; other weights, or inputs that are not
-    the same files, are refused before anything is written."""
+    name of another cache when the weights hold the same fusion tensors (the probe may differ: a refit) and the
+    inputs are the same files; the benchmark then reuses them (same inode after the run) and its Qabf equals the
+    source's; other weights, or inputs that are not the same files, are refused before anything is written."""
     import os
 
     import torch
@@ -949,10 +949,16 @@ def test_reuse_results_links_a_checked_candidates_results_under_the_installed_na
 
     mod = _benchmark_script("reuse_results")
     _dataset(tmp_path / "data")
-    cfg = get_preset("tiny-official")
+    cfg = get_preset("tiny-official").replace(with_probe=True)
     torch.manual_seed(0)
-    a = save_model(build_model(cfg), tmp_path / "a.safetensors", step=1)
-    shutil.copy(a, tmp_path / "b.safetensors")
+    model = build_model(cfg)
+    save_model(model, tmp_path / "a.safetensors", step=1)
+    assert any(name.startswith("probe.") for name, _ in model.named_parameters())
+    with torch.no_grad():  # b: the same model with a refit probe (other probe tensors, as fit_probe.py --install)
+        for name, p in model.named_parameters():
+            if name.startswith("probe."):
+                p.add_(1.0)
+    save_model(model, tmp_path / "b.safetensors", step=2)
     torch.manual_seed(1)
     save_model(build_model(cfg), tmp_path / "c.safetensors", step=1)
 
@@ -965,7 +971,7 @@ def test_reuse_results_links_a_checked_candidates_results_under_the_installed_na
     assert main(["benchmark", str(config("A", "cand", "a.safetensors", ["Qabf"])), "--quiet"]) == 0
     shutil.copytree(tmp_path / "A" / "inputs", tmp_path / "B" / "inputs", copy_function=os.link)
     shutil.copytree(tmp_path / "A" / "inputs", tmp_path / "C" / "inputs")  # same bytes, other files
-    with pytest.raises(SystemExit, match="file contents"):
+    with pytest.raises(SystemExit, match="fusion tensors"):
         mod.main(["--config", str(config("B", "shipped", "c.safetensors", ["Qabf"])), "--source",
                   str(tmp_path / "A"), "--map", "cand=shipped"])
     with pytest.raises(SystemExit, match="inputs differ"):

@@ -51,6 +51,8 @@ def test_dry_run_lists_the_steps_in_order_and_runs_nothing():
     assert "degraded_wins_lite98.md" in text and "--new-name lite99" in text
     later = _dry_run("--from", "5")
     assert "== step 4:" not in later and "== step 5:" in later
+    part = _dry_run("--from", "2", "--to", "3")
+    assert re.findall(r"^== step (\d+): ", part, flags=re.M) == ["2", "3"] and "done (steps 2..3)" in part
 
 
 def test_every_script_config_and_option_exists():

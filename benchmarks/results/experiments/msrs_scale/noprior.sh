@@ -1,6 +1,8 @@
 # The no-prior ablation's counterpart of run.sh (experiment msrs_scale): 1,500 Stage I steps from the shipped ablation
 # noprior59 (Stage I length 59,500) with msrs30 drawn REPEATx and lite62's other draws; no Stage II (no SPDM).
 #   bash benchmarks/results/experiments/msrs_scale/noprior.sh REPEAT NAME [TYPE_WEIGHTS]
+# INIT=FILE starts from another ablation (default: noprior59's, benchmarks/weights/dspfusion-lite-noprior-59.5k.safetensors;
+# the thirty-second session's noprior61o started from noprior60h's, dspfusion-lite-noprior-61k.safetensors).
 set -e
 [ $# -eq 2 ] || [ $# -eq 3 ] || { echo "usage: $0 REPEAT NAME [TYPE_WEIGHTS]" >&2; exit 2; }
 R=$1; N=$2; TW=${3:-"{'vi_LL':2,'vi_Blur':3}"}
@@ -9,5 +11,5 @@ cd "$(dirname "$0")/../../../.."
 export OMP_NUM_THREADS=2
 . benchmarks/results/experiments/msrs_scale/draws.sh
 dspfusion train benchmarks/results/experiments/lite41/noprior41.yaml \
-    --set init_from=benchmarks/weights/dspfusion-lite-noprior-59.5k.safetensors --set stage1_iters=1500 \
+    --set init_from="${INIT:-benchmarks/weights/dspfusion-lite-noprior-59.5k.safetensors}" --set stage1_iters=1500 \
     "${DRAWS[@]}" --set out_dir=runs/$N --set name=$N
