@@ -83,7 +83,10 @@ def reuse(config: Path, source: Path, pairs: list[tuple[str, str]], dry_run: boo
     for src_name, dst_name in pairs:
         if dst_name not in methods:
             sys.exit(f"reuse_results: {config} has no method {dst_name!r} (it has {sorted(methods)})")
-        have = json.loads((source / "methods" / f"{src_name}.json").read_text(encoding="utf-8"))
+        record = source / "methods" / f"{src_name}.json"
+        if not record.is_file():
+            sys.exit(f"reuse_results: {record} does not exist: {source} holds no results of a method {src_name!r}")
+        have = json.loads(record.read_text(encoding="utf-8"))
         ident = json.loads(json.dumps(make_method(methods[dst_name]).identity()))
         diff = [k for k in _SAME if have.get(k) != ident.get(k)]
         digest = _fusion_digest(have)
@@ -96,7 +99,7 @@ def reuse(config: Path, source: Path, pairs: list[tuple[str, str]], dry_run: boo
         if not res.is_dir():
             sys.exit(f"reuse_results: {res} does not exist")
         plans.append((src_name, dst_name, ident))
-    for ds in sorted({p.parent.name for p in (source / "results" / pairs[0][0]).glob("*/*")}):
+    for ds in sorted({p.parent.name for src_name, _ in pairs for p in (source / "results" / src_name).glob("*/*")}):
         n, bad = _inputs_same(source, target, ds)
         if bad:
             sys.exit(f"reuse_results: {len(bad)} of {n} {ds} inputs differ between {source} and {target} "

@@ -977,6 +977,9 @@ def test_reuse_results_links_a_checked_candidates_results_under_the_installed_na
     with pytest.raises(SystemExit, match="inputs differ"):
         mod.main(["--config", str(config("C", "shipped", "b.safetensors", ["Qabf"])), "--source",
                   str(tmp_path / "A"), "--map", "cand=shipped"])
+    with pytest.raises(SystemExit, match="holds no results of a method 'other'"):
+        mod.main(["--config", str(config("B", "shipped", "b.safetensors", ["Qabf"])), "--source",
+                  str(tmp_path / "A"), "--map", "other=shipped"])
     assert not (tmp_path / "B" / "results").exists() and not (tmp_path / "C" / "results").exists()
 
     cfg_b = config("B", "shipped", "b.safetensors", ["Qabf", "VIF"])
