@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 from dspfusion.benchmark.config import load_config
-from dspfusion.benchmark.methods import _sha256, make_method
+from dspfusion.benchmark.methods import make_method, weights_identity
 
 _SAME = ("type", "seed", "steps", "stretch")
 
@@ -48,7 +48,7 @@ def _fusion_digest(ident: dict) -> str | None:
 
     w = ident.get("weights") or {}
     path = Path(w["path"]) if w.get("path") else None
-    if path is None or not path.is_file() or _sha256([path]) != w.get("sha256"):
+    if path is None or not path.is_file() or weights_identity(str(path))["sha256"] != w.get("sha256"):
         return None
     h = hashlib.sha256()
     with safe_open(str(path), framework="pt") as f:
@@ -126,9 +126,9 @@ def reuse(config: Path, source: Path, pairs: list[tuple[str, str]], dry_run: boo
             lines = []
             for line in led.read_text(encoding="utf-8").splitlines():
                 rec = json.loads(line)
-                p = rec["result"]["path"]
-                if str(Path(p).resolve()).startswith(old):
-                    rec["result"]["path"] = new + str(Path(p).resolve())[len(old):]
+                p = str(Path(rec["result"]["path"]).resolve())
+                if p.startswith(old):
+                    rec["result"]["path"] = new + p[len(old):]
                 lines.append(json.dumps(rec, sort_keys=True))
             out.write_text("\n".join(lines) + "\n", encoding="utf-8")
         (target / "methods").mkdir(parents=True, exist_ok=True)

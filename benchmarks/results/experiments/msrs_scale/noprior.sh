@@ -3,13 +3,7 @@
 #   bash benchmarks/results/experiments/msrs_scale/noprior.sh REPEAT NAME [TYPE_WEIGHTS]
 # INIT=FILE starts from another ablation (default: noprior59's, benchmarks/weights/dspfusion-lite-noprior-59.5k.safetensors;
 # the thirty-second session's noprior61o started from noprior60h's, dspfusion-lite-noprior-61k.safetensors).
-set -e
-[ $# -eq 2 ] || [ $# -eq 3 ] || { echo "usage: $0 REPEAT NAME [TYPE_WEIGHTS]" >&2; exit 2; }
-R=$1; N=$2; TW=${3:-"{'vi_LL':2,'vi_Blur':3}"}
-cd "$(dirname "$0")/../../../.."
-. .venv/bin/activate
-export OMP_NUM_THREADS=2
-. benchmarks/results/experiments/msrs_scale/draws.sh
+. "$(dirname "$0")/draws.sh" "$@"   # arguments, working folder, environment, DRAWS
 dspfusion train benchmarks/results/experiments/lite41/noprior41.yaml \
     --set init_from="${INIT:-benchmarks/weights/dspfusion-lite-noprior-59.5k.safetensors}" --set stage1_iters=1500 \
     "${DRAWS[@]}" --set out_dir=runs/$N --set name=$N

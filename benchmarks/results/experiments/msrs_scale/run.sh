@@ -9,14 +9,8 @@
 #   bash benchmarks/results/experiments/msrs_scale/noprior.sh REPEAT NAME [TYPE_WEIGHTS] (the ablation's counterpart)
 # Runs of the thirty-first session: run.sh 40 lite65m; noprior.sh 40 noprior60m.
 # init_from reads the shipped weights (lite64s when this was written, step 85,800).
-set -e
-[ $# -eq 2 ] || [ $# -eq 3 ] || { echo "usage: $0 REPEAT NAME [TYPE_WEIGHTS]" >&2; exit 2; }
-R=$1; N=$2; TW=${3:-"{'vi_LL':2,'vi_Blur':3}"}
-cd "$(dirname "$0")/../../../.."
-. .venv/bin/activate
-export OMP_NUM_THREADS=2
+. "$(dirname "$0")/draws.sh" "$@"   # arguments, working folder, environment, DRAWS
 L=benchmarks/results/experiments
-. benchmarks/results/experiments/msrs_scale/draws.sh
 [ -f runs/${N}1/model.safetensors ] || dspfusion train $L/lite52/lite52.yaml \
     --set init_from=dspfusion/weights/dspfusion-lite.safetensors --set freeze_dpen=True \
     --set stage1_iters=1500 --set stage2_iters=0 --set restored_prior=1.0 "${DRAWS[@]}" \
