@@ -24,41 +24,30 @@ is written if a check fails. The benchmark itself is then run as usual and compu
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
 import sys
 from pathlib import Path
 
-import torch
-
 from dspfusion.benchmark.config import load_config
-from dspfusion.benchmark.methods import make_method, weights_identity
+from dspfusion.benchmark.methods import fusion_sha256, make_method, weights_identity
 
 _SAME = ("type", "seed", "steps", "stretch")
 
 
 def _fusion_digest(ident: dict) -> str | None:
-    """sha256 of what a method identity's weights file gives the fused image: every tensor but the diagnosis probe's
-    (``probe.*``) and the model config without its probe fields. None when the file is gone or has changed since the
-    identity was recorded (the recorded sha256 hashes the file's name and bytes). The probe only classifies the
-    inputs for ``diagnose``, so a probe refit (benchmarks/fit_probe.py --install) leaves the digest unchanged."""
-    from safetensors import safe_open
-
+    """The weights' ``fusion_sha256`` (dspfusion.benchmark.methods.fusion_sha256: every tensor but the diagnosis
+    probe's and the model config without its probe fields) of a method identity. A record written before identities
+    carried that field is computed from its file, and only if the file is still the one recorded (the recorded sha256
+    hashes the file's name and bytes); None otherwise."""
     w = ident.get("weights") or {}
+    if "fusion_sha256" in w:
+        return w["fusion_sha256"]
     path = Path(w["path"]) if w.get("path") else None
     if path is None or not path.is_file() or weights_identity(str(path))["sha256"] != w.get("sha256"):
         return None
-    h = hashlib.sha256()
-    with safe_open(str(path), framework="pt") as f:
-        config = json.loads((f.metadata() or {}).get("config", "{}"))
-        h.update(json.dumps({k: v for k, v in config.items() if "probe" not in k}, sort_keys=True).encode())
-        for key in sorted(k for k in f.keys() if not k.startswith("probe.")):
-            t = f.get_tensor(key).contiguous()
-            h.update(f"{key} {t.dtype} {tuple(t.shape)}".encode())
-            h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
+    return fusion_sha256(path)
 
 
 def _inputs_same(source: Path, target: Path, dataset: str) -> tuple[int, list[str]]:

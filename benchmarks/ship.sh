@@ -76,9 +76,9 @@ step "keep the old degraded table and install the new weights" \
 step "the model loads (step, parameters)" $DSP info
 # (msrs30 is left out of the held-out folders: 22 of its 30 pairs are training data since lite41; so it is fitted on.
 # The refit reads three image scales and replaces the shipped probe only if it does better on the held-out folders;
-# the DPEN and fusion tensors stay bit-identical, so no other step's numbers change. It comes before the benchmarks so
-# that their cached results name the file as it ships: the refit changes the file's bytes, and a benchmark run after a
-# later refit would take the shipped model for a changed one)
+# the DPEN and fusion tensors stay bit-identical, so no other step's numbers change, and the benchmark caches, which
+# record a digest of the fusion tensors beside the file's, keep their results after a refit. It comes before the
+# benchmarks so that their records name the file as it ships)
 step "degradation diagnosis: refit the probe, held-out accuracy and the t-SNE figure" \
   $PY benchmarks/fit_probe.py --threads 2 --train ../shared/data/train/msrs1083 ../shared/data/train/msrs30 \
     ../shared/data/train/roadscene171 ../shared/data/train/llvip32 --eval ../shared/data/test/msrs91 \

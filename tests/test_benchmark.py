@@ -434,6 +434,69 @@ def test_recompute_changed_deletes_only_the_changed_methods_cache(tmp_path, caps
     _check_identity(cfg, method("new", "b"), overwrite=False)  # the new identity now binds what it computes
 
 
+def test_probe_refit_keeps_the_cache_a_fusion_change_does_not(tmp_path, capsys):
+    """A weights file whose diagnosis probe was refit (other bytes, the same fusion tensors and config) made the same
+    fused images: the benchmark keeps its cached results (same files, a note) and records the new identity; a file
+    with other fusion tensors is refused as before; a record written before identities carried ``fusion_sha256`` is
+    accepted for the same file and upgraded, and refused for another."""
+    import json
+    import os
+
+    import torch
+
+    from dspfusion.benchmark.methods import fusion_sha256, weights_identity
+    from dspfusion.benchmark.runner import _same_fusion
+    from dspfusion.checkpoint import save_model
+    from dspfusion.config import get_preset
+    from dspfusion.models import build_model
+
+    _dataset(tmp_path / "data")
+    cfg = get_preset("tiny-official").replace(with_probe=True)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    ckpt = tmp_path / "m.safetensors"
+    save_model(model, ckpt, step=1)
+    before = weights_identity(str(ckpt))
+    yaml_path = _write_yaml(tmp_path / "b.yaml", {
+        "name": "b", "output": str(tmp_path / "out"), "datasets": [{"name": "toy", "root": str(tmp_path / "data")}],
+        "conditions": ["LL_SN"], "metrics": ["Qabf"], "grid_images": 0,
+        "methods": [{"name": "m", "type": "dspfusion", "checkpoint": str(ckpt), "steps": 2}]})
+    assert main(["benchmark", str(yaml_path), "--quiet"]) == 0
+    fused = tmp_path / "out" / "results" / "m" / "toy" / "LL_SN" / "00.png"
+    stamp = (os.stat(fused).st_ino, os.stat(fused).st_mtime_ns)
+
+    with torch.no_grad():  # a probe refit: other probe tensors, same fusion tensors
+        for name, p in model.named_parameters():
+            if name.startswith("probe."):
+                p.add_(1.0)
+    save_model(model, ckpt, step=1)
+    after = weights_identity(str(ckpt))
+    assert after["sha256"] != before["sha256"] and after["fusion_sha256"] == before["fusion_sha256"]
+    capsys.readouterr()
+    assert main(["benchmark", str(yaml_path), "--quiet"]) == 0
+    assert "diagnosis probe refit" in capsys.readouterr().err
+    assert (os.stat(fused).st_ino, os.stat(fused).st_mtime_ns) == stamp  # not fused again
+    record = json.loads((tmp_path / "out" / "methods" / "m.json").read_text())
+    assert record["weights"]["sha256"] == after["sha256"]
+
+    with torch.no_grad():  # a fusion tensor changes: another model
+        next(p for n, p in model.named_parameters() if not n.startswith("probe.")).add_(1e-3)
+    save_model(model, ckpt, step=1)
+    assert fusion_sha256(ckpt) != after["fusion_sha256"]
+    with pytest.raises(UserError, match="Rename the method"):
+        from dspfusion.benchmark.runner import _check_identity
+
+        _check_identity(load_config(yaml_path), make_method(load_config(yaml_path).methods[0]), overwrite=False)
+
+    now = {"type": "dspfusion", "steps": 2, "weights": weights_identity(str(ckpt))}
+    old = {**now, "weights": {k: v for k, v in now["weights"].items() if k != "fusion_sha256"}}
+    assert _same_fusion(old, now)
+    assert not _same_fusion({**old, "weights": {**old["weights"], "sha256": "0" * 64}}, now)
+    assert not _same_fusion({**now, "steps": 3}, now)
+    untrained = {"kind": "untrained preset", "path": None, "sha256": None, "fusion_sha256": None}
+    assert not _same_fusion({**now, "weights": untrained}, {**now, "weights": untrained | {"path": "x"}})
+
+
 def _benchmark_script(name: str):
     """Import ``benchmarks/<name>.py`` (a script folder, not a package) as a module."""
     import importlib.util

@@ -8,8 +8,11 @@
   types, as in the paper's "restore each input with a dedicated method, then fuse" protocol).
 * :class:`FolderMethod` reads results someone else computed (another paper's outputs, a GPU run), by file stem.
 
-``identity()`` describes what produced the outputs (for weights: a SHA-256 of the files); the runner stores it
-next to the cached results and refuses to mix results of two different identities under one method name.
+``identity()`` describes what produced the outputs (for weights: a SHA-256 of the files, and ``fusion_sha256``, a
+SHA-256 of only what the fused image depends on); the runner stores it next to the cached results and refuses to mix
+results of two different identities under one method name. Two identities that differ only in the weights file's
+bytes, not in its ``fusion_sha256`` (a diagnosis probe refit: ``benchmarks/fit_probe.py --install``), made the same
+fused images, and the runner keeps the cache (``runner._same_fusion``).
 """
 from __future__ import annotations
 
@@ -42,8 +45,46 @@ def _sha256(paths: list[Path]) -> str:
     return h.hexdigest()
 
 
+def fusion_sha256(path: Path) -> str:
+    """SHA-256 of what a weights file gives the fused image.
+
+    For a ``.safetensors`` file: every tensor except the diagnosis probe's (``probe.*``; names, dtypes, shapes and
+    bytes) and the model config stored in its metadata without its probe fields; the probe only classifies the inputs
+    for ``diagnose``, so refitting it leaves this digest unchanged while the file's bytes change. Any other file
+    (the official ``net_*.pth``, a ``.pt`` training checkpoint, which hold no refit probe) is hashed whole, as
+    :func:`_sha256` does.
+    """
+    if path.suffix != ".safetensors":
+        return _sha256([path])
+    import json
+
+    import torch
+    from safetensors import safe_open
+
+    h = hashlib.sha256()
+    with safe_open(str(path), framework="pt") as f:
+        config = json.loads((f.metadata() or {}).get("config", "{}"))
+        h.update(json.dumps({k: v for k, v in config.items() if "probe" not in k}, sort_keys=True).encode())
+        for key in sorted(k for k in f.keys() if not k.startswith("probe.")):
+            t = f.get_tensor(key).contiguous()
+            h.update(f"{key} {t.dtype} {tuple(t.shape)}".encode())
+            h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def _fusion_sha256(paths: list[Path]) -> str:
+    if len(paths) == 1:
+        return fusion_sha256(paths[0])
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.name.encode("utf-8") + fusion_sha256(p).encode())
+    return h.hexdigest()
+
+
 def weights_identity(checkpoint: str) -> dict[str, Any]:
-    """What a checkpoint argument points at: {"kind", "path", "sha256"} (sha256 None for an untrained preset)."""
+    """What a checkpoint argument points at: {"kind", "path", "sha256", "fusion_sha256"} (the two digests None for an
+    untrained preset). ``sha256`` hashes the files' names and bytes; ``fusion_sha256`` only what the fused image
+    depends on (:func:`fusion_sha256`)."""
     from ..checkpoint import shipped_weights
     from ..config import PRESETS
 
@@ -51,15 +92,15 @@ def weights_identity(checkpoint: str) -> dict[str, Any]:
     if checkpoint in PRESETS and not path.exists():
         w = shipped_weights(checkpoint)
         if w is None:
-            return {"kind": "untrained preset", "path": None, "sha256": None}
-        return {"kind": "preset weights", "path": str(w), "sha256": _sha256([w])}
+            return {"kind": "untrained preset", "path": None, "sha256": None, "fusion_sha256": None}
+        return {"kind": "preset weights", "path": str(w), "sha256": _sha256([w]), "fusion_sha256": _fusion_sha256([w])}
     if path.is_dir():
         files = sorted(path.glob("net_*.pth")) or sorted(path.glob("model.safetensors"))
         if not files:
             raise UserError(f"{path}: folder holds no checkpoint (net_*.pth or model.safetensors)")
-        return {"kind": "folder", "path": str(path), "sha256": _sha256(files)}
+        return {"kind": "folder", "path": str(path), "sha256": _sha256(files), "fusion_sha256": _fusion_sha256(files)}
     if path.is_file():
-        return {"kind": "file", "path": str(path), "sha256": _sha256([path])}
+        return {"kind": "file", "path": str(path), "sha256": _sha256([path]), "fusion_sha256": _fusion_sha256([path])}
     raise UserError(f"{checkpoint}: no such checkpoint file, folder or preset; presets: {', '.join(sorted(PRESETS))}")
 
 
@@ -201,4 +242,4 @@ def make_method(spec: MethodSpec) -> Method:
 
 __all__ = ["Method", "DSPFusionMethod", "BaselineMethod", "FolderMethod", "MissingResult", "MethodError",
            "make_method",
-           "weights_identity"]
+           "weights_identity", "fusion_sha256"]

@@ -10,7 +10,8 @@ Layout under the config's ``output`` folder::
 
 Resuming: an existing result is not recomputed, and a metric record is reused when it has the metric and was
 computed from the same result file (size and mtime), convention and reference. A method whose stored identity
-differs from the config's (other weights, other options, same name) is refused instead of mixed; ``overwrite``
+differs from the config's (other weights, other options, same name) is refused instead of mixed (weights that differ
+only in the diagnosis probe made the same images and are not a change: ``_same_fusion``); ``overwrite``
 recomputes everything. Bad images are skipped, listed in skipped.csv and the report, and the run finishes.
 """
 from __future__ import annotations
@@ -105,6 +106,21 @@ def _evaluate(fused: Path | np.ndarray, inp: Inputs, names: list[str], cfg: Benc
     return values, errors
 
 
+def _same_fusion(have: dict[str, Any], ident: dict[str, Any]) -> bool:
+    """Whether a cached identity and the config's made the same fused images although they differ: the same method
+    options, and weights that differ only in bytes the fused image does not depend on (equal ``fusion_sha256``: a
+    probe refit), or only by the ``fusion_sha256`` field itself (a record written before that field existed, for the
+    same file)."""
+    if {k: v for k, v in have.items() if k != "weights"} != {k: v for k, v in ident.items() if k != "weights"}:
+        return False
+    a, b = have.get("weights"), ident.get("weights")
+    if not isinstance(a, dict) or not isinstance(b, dict) or a.get("kind") != b.get("kind"):
+        return False
+    if "fusion_sha256" not in a:  # an older record: the same file (name and bytes) as before
+        return a.get("sha256") is not None and a == {k: v for k, v in b.items() if k != "fusion_sha256"}
+    return a["fusion_sha256"] is not None and a["fusion_sha256"] == b.get("fusion_sha256")
+
+
 def _check_identity(cfg: BenchmarkConfig, method: Method, overwrite: bool, recompute_changed: bool = False) -> None:
     """Refuse to mix cached results of a method with results of a changed one (other weights, steps, seed...).
 
@@ -118,6 +134,12 @@ def _check_identity(cfg: BenchmarkConfig, method: Method, overwrite: bool, recom
     if path.is_file() and not overwrite and cached:  # a record with nothing cached under it binds nothing
         have = json.loads(path.read_text(encoding="utf-8"))
         if have == ident:
+            return
+        if _same_fusion(have, ident):
+            if have["weights"].get("sha256") != ident["weights"].get("sha256"):
+                print(f"note: method {method.name!r}: its weights file changed, but not the tensors and config the "
+                      "fused image depends on (a diagnosis probe refit); keeping its cached results", file=sys.stderr)
+            _write_json(path, ident)
             return
         if not recompute_changed:
             raise UserError(
