@@ -7,6 +7,7 @@ configs/benchmarks/smoke.yaml on ../shared (skipped when absent).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import csv
 import shutil
 from pathlib import Path
@@ -777,7 +778,7 @@ def test_prior_scale_fuses_with_priors_from_a_shrunk_copy(tmp_path):
     mod = _benchmark_script("prior_scale")
     assert mod.parse_setting("full") == ("full", None) and mod.parse_setting("sem@256") == ("sem", 256)
     for bad in ("sem", "half@256", "all@x"):
-        with pytest.raises(argparse.ArgumentTypeError, match="full, sem@SIDE or all@SIDE"):
+        with pytest.raises(argparse.ArgumentTypeError, match="full, sem@SIDE, all@SIDE or mix@SIDE"):
             mod.parse_setting(bad)
     cfg = get_preset("tiny-official")
     torch.manual_seed(0)
@@ -788,6 +789,14 @@ def test_prior_scale_fuses_with_priors_from_a_shrunk_copy(tmp_path):
         ref = model(ir, vi, noise=model.initial_noise(1, seed=0))
     assert full.shape == (1, 3, 40, 56) and torch.allclose(full, ref, atol=1e-6)
     assert torch.equal(full, same) and not torch.equal(full, sem) and not torch.equal(sem, every)
+    assert mod.parse_setting("mix@24") == ("mix", 24)
+    with torch.no_grad():  # mix@S: the full pair's DPEN priors, the mean of the two semantic priors
+        p_full = model.compute_priors(ir, vi, noise=model.initial_noise(1, seed=0))
+        p_small = model.compute_priors(mod.prior_image(ir, 24, 8), mod.prior_image(vi, 24, 8),
+                                       noise=model.initial_noise(1, seed=0))
+        ref_mix = model.fuse_with_priors(ir, vi, dataclasses.replace(p_full, sem=(p_full.sem + p_small.sem) / 2))
+    (mix,) = mod.fuse_settings(model, ir, vi, ["mix@24"])
+    assert torch.allclose(mix, ref_mix, atol=1e-6) and not torch.equal(mix, full) and not torch.equal(mix, sem)
     _benchmark_inputs(tmp_path / "inputs", "vi_LL", lambda sub, img: img // 3 if sub == "vi" else img)
     ckpt = save_model(model, tmp_path / "m.safetensors", step=7)
     out = tmp_path / "scale.md"

@@ -488,6 +488,51 @@ def test_curve_lr_scale_sets_a_group_for_the_tone_curves(data, tmp_path, monkeyp
         TrainConfig.load(None, ["curve_lr_scale=0"])
 
 
+def test_tone_weight_trains_the_tone_curves_towards_the_clean_targets(data, tmp_path):
+    """tone_weight w (ours): Stage I adds w × (L1(curve(IR'), clean IR) + L1(curve(VI'), clean VI)), IR'/VI' the
+    degraded inputs after destriping and sharpening, logged as "tone", with and without priors; its gradient reaches the
+    tone curves and nothing else of the fusion network; w = 0 adds nothing (the loss as before); w < 0 is refused."""
+    from dataclasses import replace
+
+    from torch.utils.data import default_collate
+
+    from dspfusion.config import get_preset
+    from dspfusion.training.losses import FusionLossWeights
+    from dspfusion.training.trainer import Stage1
+
+    base = get_preset("tiny-official")
+    curved = base.replace(fusion=replace(base.fusion, tone_curve=4, sharpen=True, destripe=True))
+    for use_priors in (True, False):
+        model = curved.replace(use_priors=use_priors).to_dict()
+        out = {}
+        for w in (0.0, 2.5):
+            torch.manual_seed(0)
+            t = Trainer(tiny_cfg(data, tmp_path / f"{use_priors}{w}", model=model, tone_weight=w, freeze_dpen=True),
+                        resume=False, progress=False)
+            batch = default_collate([t._datasets()[0][i] for i in range(2)])
+            loss, logs = Stage1(t.model, t.cfg, FusionLossWeights())(batch)
+            out[w] = (float(loss.detach()), logs, t)
+        (l0, logs0, _), (l1, logs1, t) = out[0.0], out[2.5]
+        assert "tone" not in logs0 and logs1["tone"] > 0
+        f = t.model.fusion
+        with torch.no_grad():
+            pri = t.model.compute_priors(batch["lq_ir"], batch["lq_vi"], sem_override=torch.zeros(t.model.sem_shape(2)))
+            ir, vi = f.prepare_inputs(batch["lq_ir"], batch["lq_vi"], pri.deg_ir, pri.deg_vi)
+            ref = 2.5 * (torch.nn.functional.l1_loss(f.tone(ir, pri.deg_ir, f.curve_ir), batch["gt_ir"])
+                         + torch.nn.functional.l1_loss(f.tone(vi, pri.deg_vi, f.curve_vi), batch["gt_vi"]))
+        assert logs1["tone"] == pytest.approx(float(ref), rel=1e-5)
+        assert l1 == pytest.approx(l0 + float(ref), rel=1e-5)  # same initial weights: only the term is added
+        t.model.zero_grad(set_to_none=True)
+        s1 = Stage1(t.model, t.cfg, FusionLossWeights())
+        pri = t.model.compute_priors(batch["lq_ir"], batch["lq_vi"], sem_override=torch.zeros(t.model.sem_shape(2)))
+        s1.tone_term(batch, pri.deg_ir.detach(), pri.deg_vi.detach()).backward()
+        curves = {id(p) for m in (f.curve_ir, f.curve_vi) for p in m.parameters()}
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for m in (f.curve_ir, f.curve_vi) for p in m.parameters())
+        assert all(p.grad is None or p.grad.abs().sum() == 0 for p in f.parameters() if id(p) not in curves)
+    with pytest.raises(UserError, match="tone_weight"):
+        TrainConfig.load(None, ["tone_weight=-1"])
+
+
 def test_dpen_init_loads_dpen_and_freeze_dpen_keeps_it(data, tmp_path):
     """dpen_init copies a file's degradation.* (and a fitting probe.*) into the new model; freeze_dpen leaves DPEN
     unchanged through Stage I while the fusion network trains; a DPEN of another size is refused by name."""

@@ -63,6 +63,10 @@ class TrainConfig:
     dpen_lr_scale: float = 1.0  # Stage I learning rate of DPEN relative to ``lr`` (ours; 1 = the official single rate)
     # ours: Stage I learning rate of the fusion network's tone-curve MLPs (tone_curve > 0) relative to ``lr``
     curve_lr_scale: float = 1.0
+    # ours: weight of an L1 term between each tone-curved degraded input (the fusion network's per-image curves,
+    # tone_curve > 0) and its clean target, so that the curves, which read the DPEN priors, restore global tone (over-
+    # and under-exposure, low contrast) themselves; 0 = off (no such term, as before)
+    tone_weight: float = 0.0
     # ours: start DPEN (and the probe, where its layout matches) from this file's ``degradation.*`` / ``probe.*``
     # tensors, e.g. a DPEN pretrained for classification by benchmarks/dpen_capacity.py --save-dir; applied after
     # init_from, only when a run starts (a resumed run has them in its checkpoint)
@@ -128,7 +132,8 @@ class TrainConfig:
         if not isinstance(rp, (int, float)) or isinstance(rp, bool) or not 0.0 <= rp <= 1.0:
             raise UserError(f"restored_prior: expected a probability in [0, 1], got {rp!r}")
         for key, lowest, what in (("probe_dpen_weight", 0.0, "a number >= 0"), ("dpen_lr_scale", 1e-12, "a number > 0"),
-                                   ("curve_lr_scale", 1e-12, "a number > 0")):
+                                   ("curve_lr_scale", 1e-12, "a number > 0"),
+                                   ("tone_weight", 0.0, "a number >= 0")):
             value = data.get(key, 1.0)
             if not isinstance(value, (int, float)) or value < lowest:
                 raise UserError(f"{key}: expected {what}, got {value!r}")
