@@ -778,7 +778,7 @@ def test_prior_scale_fuses_with_priors_from_a_shrunk_copy(tmp_path):
     mod = _benchmark_script("prior_scale")
     assert mod.parse_setting("full") == ("full", None) and mod.parse_setting("sem@256") == ("sem", 256)
     for bad in ("sem", "half@256", "all@x"):
-        with pytest.raises(argparse.ArgumentTypeError, match="full, sem@SIDE, all@SIDE or mix@SIDE"):
+        with pytest.raises(argparse.ArgumentTypeError, match="full, sem@SIDE, all@SIDE, mix@SIDE or semd@SIDE"):
             mod.parse_setting(bad)
     cfg = get_preset("tiny-official")
     torch.manual_seed(0)
@@ -797,6 +797,12 @@ def test_prior_scale_fuses_with_priors_from_a_shrunk_copy(tmp_path):
         ref_mix = model.fuse_with_priors(ir, vi, dataclasses.replace(p_full, sem=(p_full.sem + p_small.sem) / 2))
     (mix,) = mod.fuse_settings(model, ir, vi, ["mix@24"])
     assert torch.allclose(mix, ref_mix, atol=1e-6) and not torch.equal(mix, full) and not torch.equal(mix, sem)
+    with torch.no_grad():  # semd@S: SPEN of the copy, restored by SPDM under the full pair's DPEN priors
+        sem_d = model.restore_semantic_prior(model.initial_noise(1, seed=0), p_small.sem_lq, p_full.deg_ir,
+                                             p_full.deg_vi)
+        ref_d = model.fuse_with_priors(ir, vi, dataclasses.replace(p_full, sem=sem_d))
+    (semd,) = mod.fuse_settings(model, ir, vi, ["semd@24"])
+    assert torch.allclose(semd, ref_d, atol=1e-6) and not torch.equal(semd, sem) and not torch.equal(semd, full)
     _benchmark_inputs(tmp_path / "inputs", "vi_LL", lambda sub, img: img // 3 if sub == "vi" else img)
     ckpt = save_model(model, tmp_path / "m.safetensors", step=7)
     out = tmp_path / "scale.md"

@@ -3,7 +3,7 @@
 # term tone_weight (trainer.Stage1.tone_term: L1 between each tone-curved degraded input and its clean target, so
 # that the per-image curves, which read the DPEN priors, restore global tone; the ablation's curve, fed zero priors,
 # is one fixed curve). Aimed at MSRS91 vi_OE, where lite65h ties its ablation: its VI curve darkens an over-exposed
-# frame only part of the way (VI mean 0.547 -> 0.324, clean 0.229).
+# frame only part of the way (VI mean 0.514 -> 0.319, clean 0.231: curves.md in this folder).
 #   bash benchmarks/results/experiments/tone_loss/run.sh W NAME ABLATION
 . "$(dirname "$0")/../msrs_scale/draws.sh" 20 "$2" "{'vi_LL':2,'vi_Blur':3,'vi_haze':2}"
 W=$1; A=$3

@@ -10,3 +10,6 @@ export OMP_NUM_THREADS=2
 X=benchmarks/results/experiments/two_scale_prior
 python benchmarks/prior_scale.py --model lite65h=lite --inputs runs/benchmarks/degraded/inputs --datasets MSRS91 \
     --conditions vi_OE LL_LC LL_SN vi_haze vi_Blur --pairs 91 --settings full sem@256 mix@256 --out $X/msrs91_five.md
+# then SPEN on the copy with SPDM under the full pair's DPEN priors (semd@256), on the same inputs
+python benchmarks/prior_scale.py --model lite65h=lite --inputs runs/benchmarks/degraded/inputs --datasets MSRS91 \
+    --conditions vi_OE LL_LC LL_SN vi_haze vi_Blur --pairs 91 --settings full semd@256 --out $X/msrs91_five_semd.md
