@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 
 from dspfusion.benchmark.config import load_config
-from dspfusion.benchmark.methods import fusion_sha256, make_method, weights_identity
+from dspfusion.benchmark.methods import make_method, weights_identity
 
 _SAME = ("type", "seed", "steps", "stretch")
 
@@ -45,9 +45,10 @@ def _fusion_digest(ident: dict) -> str | None:
     if "fusion_sha256" in w:
         return w["fusion_sha256"]
     path = Path(w["path"]) if w.get("path") else None
-    if path is None or not path.is_file() or weights_identity(str(path))["sha256"] != w.get("sha256"):
+    if path is None or not path.is_file():
         return None
-    return fusion_sha256(path)
+    now = weights_identity(str(path))
+    return now["fusion_sha256"] if now["sha256"] == w.get("sha256") else None
 
 
 def _inputs_same(source: Path, target: Path, dataset: str) -> tuple[int, list[str]]:

@@ -72,13 +72,22 @@ def fusion_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fusion_sha256(paths: list[Path]) -> str:
+def _digests(paths: list[Path]) -> tuple[str, str]:
+    """(``sha256``, ``fusion_sha256``) of the weights files of one checkpoint. A single file that is not
+    ``.safetensors`` is read once: its fusion digest is its whole-file digest. Several files (an official folder)
+    combine each file's name with its own fusion digest."""
+    sha = _sha256(paths)
     if len(paths) == 1:
-        return fusion_sha256(paths[0])
+        return sha, (sha if paths[0].suffix != ".safetensors" else fusion_sha256(paths[0]))
     h = hashlib.sha256()
     for p in paths:
         h.update(p.name.encode("utf-8") + fusion_sha256(p).encode())
-    return h.hexdigest()
+    return sha, h.hexdigest()
+
+
+def _weights(kind: str, path: Path, files: list[Path]) -> dict[str, Any]:
+    sha, fusion = _digests(files)
+    return {"kind": kind, "path": str(path), "sha256": sha, "fusion_sha256": fusion}
 
 
 def weights_identity(checkpoint: str) -> dict[str, Any]:
@@ -93,14 +102,14 @@ def weights_identity(checkpoint: str) -> dict[str, Any]:
         w = shipped_weights(checkpoint)
         if w is None:
             return {"kind": "untrained preset", "path": None, "sha256": None, "fusion_sha256": None}
-        return {"kind": "preset weights", "path": str(w), "sha256": _sha256([w]), "fusion_sha256": _fusion_sha256([w])}
+        return _weights("preset weights", w, [w])
     if path.is_dir():
         files = sorted(path.glob("net_*.pth")) or sorted(path.glob("model.safetensors"))
         if not files:
             raise UserError(f"{path}: folder holds no checkpoint (net_*.pth or model.safetensors)")
-        return {"kind": "folder", "path": str(path), "sha256": _sha256(files), "fusion_sha256": _fusion_sha256(files)}
+        return _weights("folder", path, files)
     if path.is_file():
-        return {"kind": "file", "path": str(path), "sha256": _sha256([path]), "fusion_sha256": _fusion_sha256([path])}
+        return _weights("file", path, [path])
     raise UserError(f"{checkpoint}: no such checkpoint file, folder or preset; presets: {', '.join(sorted(PRESETS))}")
 
 

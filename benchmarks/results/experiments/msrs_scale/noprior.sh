@@ -6,4 +6,4 @@
 . "$(dirname "$0")/draws.sh" "$@"   # arguments, working folder, environment, DRAWS
 dspfusion train benchmarks/results/experiments/lite41/noprior41.yaml \
     --set init_from="${INIT:-benchmarks/weights/dspfusion-lite-noprior-59.5k.safetensors}" --set stage1_iters=1500 \
-    "${DRAWS[@]}" --set out_dir=runs/$N --set name=$N
+    "${STAGE1[@]}" --set out_dir=runs/$N --set name=$N

@@ -13,7 +13,7 @@
 L=benchmarks/results/experiments
 [ -f runs/${N}1/model.safetensors ] || dspfusion train $L/lite52/lite52.yaml \
     --set init_from=dspfusion/weights/dspfusion-lite.safetensors --set freeze_dpen=True \
-    --set stage1_iters=1500 --set stage2_iters=0 --set restored_prior=1.0 "${DRAWS[@]}" \
+    --set stage1_iters=1500 --set stage2_iters=0 --set restored_prior=1.0 "${STAGE1[@]}" \
     --set out_dir=runs/${N}1 --set name=${N}1
 dspfusion train $L/lite52/lite52.yaml --set init_from=runs/${N}1/model.safetensors --set freeze_dpen=True \
     --set stage1_iters=0 --set stage2_iters=3000 "${DRAWS[@]}" --set out_dir=runs/$N --set name=$N

@@ -7,14 +7,12 @@
 #   bash benchmarks/results/experiments/tone_loss/run.sh W NAME ABLATION [SEED]
 # W 0 is lite65h's recipe itself (no tone term); SEED (default 0, as before) changes the draws and data order:
 # `run.sh 0 lite67s noprior62s 1` repeats lite65h's last round with seed 1, to see how far vi_OE moves by chance.
-. "$(dirname "$0")/../msrs_scale/draws.sh" 20 "$2" "{'vi_LL':2,'vi_Blur':3,'vi_haze':2}"
-W=$1; A=$3; S=${4:-0}
-L=benchmarks/results/experiments
-[ -f runs/${N}1/model.safetensors ] || dspfusion train $L/lite52/lite52.yaml \
-    --set init_from=dspfusion/weights/dspfusion-lite.safetensors --set freeze_dpen=True \
-    --set stage1_iters=1500 --set stage2_iters=0 --set restored_prior=1.0 --set tone_weight=$W --set seed=$S "${DRAWS[@]}" \
-    --set out_dir=runs/${N}1 --set name=${N}1
-[ -f runs/$N/model.safetensors ] || dspfusion train $L/lite52/lite52.yaml --set init_from=runs/${N}1/model.safetensors \
-    --set freeze_dpen=True --set stage1_iters=0 --set stage2_iters=3000 --set seed=$S "${DRAWS[@]}" --set out_dir=runs/$N --set name=$N
-dspfusion train $L/lite41/noprior41.yaml --set init_from=benchmarks/weights/dspfusion-lite-noprior-61k.safetensors \
-    --set stage1_iters=1500 --set tone_weight=$W --set seed=$S "${DRAWS[@]}" --set out_dir=runs/$A --set name=$A
+# The runs themselves are msrs_scale's run.sh and noprior.sh (lite65h's recipe), with the tone term added to Stage I
+# and the seed to every stage through draws.sh's STAGE1_EXTRA and EXTRA; the ablation starts from noprior60h.
+[ $# -eq 3 ] || [ $# -eq 4 ] || { echo "usage: $0 W NAME ABLATION [SEED]" >&2; exit 2; }
+set -e
+M="$(dirname "$0")/../msrs_scale"
+TW="{'vi_LL':2,'vi_Blur':3,'vi_haze':2}"
+export EXTRA="--set seed=${4:-0}" STAGE1_EXTRA="--set tone_weight=$1"
+bash "$M/run.sh" 20 "$2" "$TW"
+INIT=benchmarks/weights/dspfusion-lite-noprior-61k.safetensors bash "$M/noprior.sh" 20 "$3" "$TW"
