@@ -236,3 +236,38 @@ def test_copy_parts_takes_a_dpen_parts_file_only_without_equality_checks(tmp_pat
     with pytest.raises(CheckpointError, match="without dspfusion metadata"):
         cp.main(["--source", str(parts), "--target", str(target), "--out", str(tmp_path / "x.safetensors"),
                  "--part", "degradation"])
+
+
+def test_average_weights_writes_the_mean_and_refuses_other_configs(tmp_path):
+    """benchmarks/average_weights.py: the output's float tensors are the element-wise mean of the inputs', it keeps
+    the largest step and names its sources; two files of different configs, or the output over an input, are refused."""
+    from dspfusion.checkpoint import load_model, read_metadata, save_model
+
+    spec = importlib.util.spec_from_file_location("average_weights", REPO / "benchmarks" / "average_weights.py")
+    aw = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(aw)
+    files = []
+    for seed, step in ((0, 5), (1, 9)):
+        torch.manual_seed(seed)
+        files.append(tmp_path / f"m{seed}.safetensors")
+        save_model(build_model(get_preset("tiny-official")), files[-1], step=step)
+    out = tmp_path / "mean.safetensors"
+    assert aw.main([str(f) for f in files] + ["--out", str(out)]) == 0
+    got, info = load_model(str(out))
+    a, b = (load_model(str(f))[0].state_dict() for f in files)
+    assert info["step"] == 9
+    assert "m0.safetensors (step 5)" in read_metadata(out)["averaged_from"]
+    moved = 0
+    for k, v in got.state_dict().items():
+        if v.is_floating_point():
+            assert torch.allclose(v, (a[k].double() + b[k].double()).div(2).to(v.dtype), atol=1e-7), k
+            moved += int(not torch.equal(a[k], b[k]))
+        else:
+            assert torch.equal(v, a[k]), k
+    assert moved > 0  # the two seeds differ, so the mean is a new model
+    other = tmp_path / "other.safetensors"
+    save_model(build_model(get_preset("tiny-official").replace(with_probe=True)), other, step=1)
+    with pytest.raises(SystemExit, match="config differs"):
+        aw.main([str(files[0]), str(other), "--out", str(tmp_path / "x.safetensors")])
+    with pytest.raises(SystemExit, match="new file"):
+        aw.main([str(files[0]), str(files[1]), "--out", str(files[0])])
