@@ -33,7 +33,10 @@ from pathlib import Path
 from dspfusion.benchmark.config import load_config
 from dspfusion.benchmark.methods import make_method, weights_identity
 
-_SAME = ("type", "seed", "steps", "stretch")
+# identity fields that may differ between the two caches: the checkpoint string names the weights, which are compared
+# by their fusion tensors instead; every other field (seed, steps, a baseline's fusion rule and pre-enhancement ...)
+# must be equal
+_NAMES_WEIGHTS = ("checkpoint", "weights")
 
 
 def _fusion_digest(ident: dict) -> str | None:
@@ -78,10 +81,11 @@ def reuse(config: Path, source: Path, pairs: list[tuple[str, str]], dry_run: boo
             sys.exit(f"reuse_results: {record} does not exist: {source} holds no results of a method {src_name!r}")
         have = json.loads(record.read_text(encoding="utf-8"))
         ident = json.loads(json.dumps(make_method(methods[dst_name]).identity()))
-        diff = [k for k in _SAME if have.get(k) != ident.get(k)]
-        digest = _fusion_digest(have)
-        if digest is None or digest != _fusion_digest(ident):
-            diff.append("weights (fusion tensors and config)")
+        diff = [k for k in sorted(set(have) | set(ident)) if k not in _NAMES_WEIGHTS and have.get(k) != ident.get(k)]
+        if have.get("weights") or ident.get("weights"):  # a classical baseline has no weights to compare
+            digest = _fusion_digest(have)
+            if digest is None or digest != _fusion_digest(ident):
+                diff.append("weights (fusion tensors and config)")
         if diff:
             sys.exit(f"reuse_results: {source}/methods/{src_name}.json and {dst_name} in {config} differ in "
                      f"{diff}: {have} against {ident}; the results cannot be reused")

@@ -1070,3 +1070,20 @@ def test_reuse_results_links_a_checked_candidates_results_under_the_installed_na
     qa = {r["image"]: r["Qabf"] for r in _rows(tmp_path / "A" / "per_image.csv") if r["method"] == "cand"}
     rows_b = [r for r in _rows(tmp_path / "B" / "per_image.csv") if r["method"] == "shipped"]
     assert {r["image"]: r["Qabf"] for r in rows_b} == qa and all(float(r["VIF"]) > 0 for r in rows_b)
+
+    # a classical baseline (no weights) is reused by its options alone; other options are refused
+    def baseline(out: str, pre_enhance: bool) -> Path:
+        return _write_yaml(tmp_path / f"{out}.yaml", {
+            "name": out, "output": str(tmp_path / out), "datasets": [{"name": "toy", "root": str(tmp_path / "data")}],
+            "conditions": ["LL_SN"], "metrics": ["Qabf"], "grid_images": 0,
+            "methods": [{"name": "base", "type": "baseline", "fusion": "max", "pre_enhance": pre_enhance}]})
+
+    assert main(["benchmark", str(baseline("D", True)), "--quiet"]) == 0
+    for out in ("E", "F"):
+        shutil.copytree(tmp_path / "D" / "inputs", tmp_path / out / "inputs", copy_function=os.link)
+    with pytest.raises(SystemExit, match="pre_enhance"):
+        mod.main(["--config", str(baseline("F", False)), "--source", str(tmp_path / "D"), "--map", "base=base"])
+    mod.main(["--config", str(baseline("E", True)), "--source", str(tmp_path / "D"), "--map", "base=base"])
+    assert main(["benchmark", str(baseline("E", True)), "--quiet"]) == 0
+    src = tmp_path / "D" / "results" / "base" / "toy" / "LL_SN" / "00.png"
+    assert os.stat(src).st_ino == os.stat(tmp_path / "E" / "results" / "base" / "toy" / "LL_SN" / "00.png").st_ino
