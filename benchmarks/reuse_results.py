@@ -7,9 +7,10 @@ Once the candidate is installed under another method name (DSPFusion-lite, lite-
 they are the same computation:
 
 * the source method's recorded identity and the target method's identity (from the target config, computed now)
-  agree on everything but the checkpoint's name and path: type, seed, steps, stretch, and the weights files hold the
-  same fusion tensors and model config (the diagnosis probe's tensors and fields may differ: a probe refit does not
-  change the fused image), and the source's file is still the one its results were made with;
+  agree on everything but the checkpoint's name and path (type, seed, steps, stretch; a classical baseline's fusion
+  rule and pre-enhancement), and, for a model, the weights files hold the same fusion tensors and model config (the
+  diagnosis probe's tensors and fields may differ: a probe refit does not change the fused image), and the source's
+  file is still the one its results were made with;
 * every input the results were made from is the same file (same inode) in both caches, so the seeded degradations
   are identical.
 
