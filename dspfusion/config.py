@@ -144,6 +144,9 @@ class DSPFusionConfig:
     # False = the no-prior ablation (paper Table 5): DPEN/SPEN/SPDM outputs are replaced by zeros,
     # so SPIM/DPMM/PGFM see constant priors and act as learned constant modulations.
     use_priors: bool = True
+    # ours: > 0 = the semantic prior is also computed on a copy of the pair shrunk to this long side, and a gate on the
+    # DPEN priors mixes the two (models/semantic_scale.py; fitted by benchmarks/fit_sem_gate.py); 0 = one scale
+    sem_copy_side: int = 0
 
     def __post_init__(self) -> None:
         f, s, d, dn = self.fusion, self.semantic, self.degradation, self.denoiser
@@ -170,6 +173,10 @@ class DSPFusionConfig:
         if not self.probe_scales or any(not 0 < float(x) <= 1 for x in self.probe_scales) \
                 or len(set(self.probe_scales)) != len(self.probe_scales):
             problems.append(f"probe_scales must be distinct numbers in (0, 1], got {self.probe_scales}")
+        if self.sem_copy_side < 0 or 0 < self.sem_copy_side < 32:
+            problems.append(f"sem_copy_side must be 0 (off) or >= 32, got {self.sem_copy_side}")
+        if self.sem_copy_side and not self.use_priors:
+            problems.append("sem_copy_side needs the priors (use_priors=True)")
         if problems:
             raise ValueError("inconsistent DSPFusionConfig: " + "; ".join(problems))
 
@@ -194,6 +201,7 @@ class DSPFusionConfig:
             probe_tile=int(d.get("probe_tile", 0)),
             probe_scales=tuple(float(x) for x in d.get("probe_scales", (1.0,))),
             use_priors=bool(d.get("use_priors", True)),
+            sem_copy_side=int(d.get("sem_copy_side", 0)),
         )
 
     def replace(self, **changes: Any) -> "DSPFusionConfig":

@@ -192,6 +192,55 @@ def test_tone_curve_starts_as_the_model_without_it():
         assert torch.equal(f.tone(x, pri.deg_vi, f.curve_vi), x)  # the VI curve is still the identity
 
 
+def test_semantic_scale_gate_starts_as_the_model_without_it_and_mixes_the_copy_prior():
+    """models/semantic_scale.py: with the gate's last layer at zero (as built), a model with ``sem_copy_side`` gives
+    the semantic prior of the model without it, bit for bit. Opened (bias 1 → g = 1) the prior is the copy's: SPEN and
+    SPDM on the pair shrunk to the copy's long side, under the copy's DPEN priors, from the same noise; at 0.5 the
+    mean of the two. A pair no larger than the copy is not copied. The config round-trips and rejects bad sides."""
+    torch.manual_seed(0)
+    cfg = get_preset("tiny-official")
+    plain = build_model(cfg).eval()
+    gated = build_model(cfg.replace(sem_copy_side=32)).eval()
+    missing, unexpected = gated.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("sem_gate.") for k in missing)
+    ir, vi = torch.rand(1, 3, 64, 96), torch.rand(1, 3, 64, 96)
+    noise = plain.initial_noise(1, seed=3)
+    with torch.no_grad():
+        full = plain.compute_priors(ir, vi, noise=noise)
+        assert torch.equal(gated.compute_priors(ir, vi, noise=noise).sem, full.sem)
+        small = [torch.nn.functional.interpolate(x, size=(21, 32), mode="area") for x in (ir, vi)]
+        small = [torch.nn.functional.pad(x, (0, 0, 0, 3), mode="replicate") for x in small]  # to 24 (multiple 8)
+        copy = plain.compute_priors(*small, noise=noise).sem
+        assert torch.allclose(gated.semantic_prior_of_copy(ir, vi, None, noise), copy)
+        gated.sem_gate.mlp[-1].bias.fill_(1.0)
+        assert torch.allclose(gated.compute_priors(ir, vi, noise=noise).sem, copy)
+        gated.sem_gate.mlp[-1].bias.fill_(0.5)
+        assert torch.allclose(gated.compute_priors(ir, vi, noise=noise).sem, 0.5 * (copy + full.sem), atol=1e-6)
+        gated.sem_gate.mlp[-1].bias.fill_(-2.0)  # clamped at 0
+        assert torch.equal(gated.compute_priors(ir, vi, noise=noise).sem, full.sem)
+        gated.sem_gate.mlp[-1].bias.fill_(1.0)
+        tiny = torch.rand(1, 3, 32, 24)
+        assert torch.equal(gated.compute_priors(tiny, tiny, noise=noise).sem,
+                           plain.compute_priors(tiny, tiny, noise=noise).sem)
+    # fitting: the straight-through clamp gives the same value and passes the gradient where the plain one does not
+    gate = gated.sem_gate
+    gate.mlp[-1].bias.data.fill_(-2.0)
+    d_ir, d_vi = full.deg_ir.clone(), full.deg_vi.clone()
+    for st, grad_flows in ((False, False), (True, True)):
+        gate.zero_grad()
+        g = gate(d_ir, d_vi, 96, 32, straight_through=st)
+        assert torch.equal(g, torch.zeros(1, 1))
+        g.sum().backward()
+        assert (gate.mlp[-1].bias.grad.abs().sum() > 0) == grad_flows
+    assert DSPFusionConfig.from_dict(json.loads(json.dumps(gated.config.to_dict()))).sem_copy_side == 32
+    assert DSPFusionConfig.from_dict({k: v for k, v in plain.config.to_dict().items() if k != "sem_copy_side"}) == plain.config
+    for bad in (-1, 16):
+        with pytest.raises(ValueError, match="sem_copy_side"):
+            cfg.replace(sem_copy_side=bad)
+    with pytest.raises(ValueError, match="use_priors"):
+        cfg.replace(sem_copy_side=64, use_priors=False)
+
+
 def test_band_mix_starts_as_the_model_without_it():
     """The band weights' convolution starts at zero: weights without it give the same output. With γ_ir = 1 and
     γ_vi = -1 everywhere (biases), the output moves by exactly hp(IR) − hp(VI) before the squashing, hp being x

@@ -893,3 +893,50 @@ def test_restored_prior_feeds_stage1_the_spdm_prior_without_gradient_to_spen(dat
     for bad in ("restored_prior=1.5", "restored_prior=-0.1", "restored_prior=True"):
         with pytest.raises(UserError, match="restored_prior"):
             TrainConfig.load(None, [bad])
+
+
+def test_fit_sem_gate_fits_the_gate_alone_and_writes_a_model_that_loads(tmp_path):
+    """benchmarks/fit_sem_gate.py on a tiny model and four synthetic pairs larger than the copy: the written model has
+    ``sem_copy_side``, the source's step, a gate that moved, and every other tensor bit-identical to the source's; the
+    report names the conditions. A no-prior model and an existing output are refused."""
+    import importlib.util
+
+    from dspfusion.checkpoint import save_model
+    from dspfusion.config import get_preset
+    from dspfusion.models import build_model
+
+    spec = importlib.util.spec_from_file_location("fit_sem_gate", REPO / "benchmarks" / "fit_sem_gate.py")
+    fs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fs)
+    root = tmp_path / "pairs"
+    for i in range(5):
+        ir, vi = make_example_pair(64, 96, seed=i)
+        write_image(root / "ir" / f"{i:02d}.png", ir)
+        write_image(root / "vi" / f"{i:02d}.png", vi)
+    torch.manual_seed(0)
+    src = tmp_path / "src.safetensors"
+    save_model(build_model(get_preset("tiny-official")), src, step=13)
+    out, report = tmp_path / "gated.safetensors", tmp_path / "fit.md"
+    threads = torch.get_num_threads()
+    try:
+        assert fs.main(["--model", str(src), "--side", "32", "--train", str(root), "--samples", "6", "--steps", "8",
+                        "--crop", "32", "--lr", "0.05", "--conditions", "clean", "vi_haze", "--check", "0.4",
+                        "--write", str(out), "--report", str(report)]) == 0
+        with pytest.raises(SystemExit, match="exists"):
+            fs.main(["--model", str(src), "--side", "32", "--train", str(root), "--samples", "2", "--steps", "1",
+                     "--crop", "32", "--write", str(out)])
+    finally:
+        torch.set_num_threads(threads)
+    model, info = load_model(str(out))
+    before, _ = load_model(str(src))
+    assert model.config.sem_copy_side == 32 and info["step"] == 13
+    gate = {k: v for k, v in model.state_dict().items() if k.startswith("sem_gate.")}
+    assert gate and gate["sem_gate.mlp.2.weight"].abs().sum() > 0  # the zero-initialised last layer moved
+    for k, v in before.state_dict().items():
+        assert torch.equal(model.state_dict()[k], v), k
+    text = report.read_text()
+    assert "| all |" in text and ("| clean |" in text or "| vi_haze |" in text)
+    noprior = tmp_path / "noprior.safetensors"
+    save_model(build_model(get_preset("tiny-official").replace(use_priors=False)), noprior, step=1)
+    with pytest.raises(SystemExit, match="no-prior"):
+        fs.main(["--model", str(noprior), "--train", str(root)])

@@ -8,6 +8,7 @@ from .dspfusion import DSPFusion
 from .fusion_net import FusionNet
 from .prior_diffusion import DiffusionSchedule, Denoiser, PriorDiffusion
 from .semantic_prior import SemanticPriorEncoder
+from .semantic_scale import SemanticScaleGate
 
 
 def build_model(config: DSPFusionConfig | str) -> DSPFusion:
@@ -19,6 +20,7 @@ def build_model(config: DSPFusionConfig | str) -> DSPFusion:
         diffusion=PriorDiffusion(Denoiser(cfg.denoiser), DiffusionSchedule(cfg.diffusion)),
         fusion=FusionNet(cfg.fusion),
         probe=DegradationProbe(cfg.fusion.deg_dim * len(cfg.probe_scales), cfg.probe_hidden) if cfg.with_probe else None,
+        sem_gate=SemanticScaleGate(cfg.fusion.deg_dim) if cfg.sem_copy_side else None,
     )
 
 

@@ -26,6 +26,7 @@ from .degradation_probe import IR_CLASSES, VI_CLASSES, DegradationProbe
 from .fusion_net import FusionNet
 from .prior_diffusion import PriorDiffusion
 from .semantic_prior import SemanticPriorEncoder
+from .semantic_scale import SemanticScaleGate, mix_semantic_priors
 
 
 def _tile_grid(img: torch.Tensor, size: int) -> torch.Tensor:
@@ -66,6 +67,7 @@ class DSPFusion(nn.Module):
         diffusion: PriorDiffusion,
         fusion: FusionNet,
         probe: DegradationProbe | None = None,
+        sem_gate: SemanticScaleGate | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -74,6 +76,7 @@ class DSPFusion(nn.Module):
         self.diffusion = diffusion
         self.fusion = fusion
         self.probe = probe
+        self.sem_gate = sem_gate
 
     @property
     def device(self) -> torch.device:
@@ -110,7 +113,30 @@ class DSPFusion(nn.Module):
             if noise is None:
                 noise = torch.randn(self.sem_shape(ir.shape[0]), device=ir.device, dtype=ir.dtype)
             sem = self.restore_semantic_prior(noise, sem_lq, deg_ir, deg_vi, steps or self.config.sampling_steps)
+            long_side, side = max(ir.shape[-2:]), self.config.sem_copy_side
+            if self.sem_gate is not None and long_side > side:
+                copy = self.semantic_prior_of_copy(ir, vi, steps, noise)
+                sem = mix_semantic_priors(sem, copy, self.sem_gate(deg_ir, deg_vi, long_side, side))
         return Priors(deg_ir, deg_vi, type_ir, type_vi, sem_lq, sem)
+
+    def semantic_prior_of_copy(self, ir: torch.Tensor, vi: torch.Tensor, steps: int | None,
+                               noise: torch.Tensor) -> torch.Tensor:
+        """The restored semantic prior ``[B,N,C_s]`` of the pair shrunk (area averaging) to a long side of
+        ``config.sem_copy_side`` and padded to the fusion network's multiple: SPEN and SPDM under the copy's own DPEN
+        priors, from the same starting noise (models/semantic_scale.py)."""
+        h, w = ir.shape[-2:]
+        s = self.config.sem_copy_side / max(h, w)
+        size = (max(1, round(h * s)), max(1, round(w * s)))
+        m = self.config.fusion.pad_multiple
+        ph, pw = (-size[0]) % m, (-size[1]) % m
+        small = []
+        for x in (ir, vi):
+            x = F.interpolate(x, size=size, mode="area")
+            small.append(F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x)
+        deg_ir, _ = self.degradation(small[0])
+        deg_vi, _ = self.degradation(small[1])
+        return self.restore_semantic_prior(noise, self.semantic(*small), deg_ir, deg_vi,
+                                           steps or self.config.sampling_steps)
 
     def restore_semantic_prior(self, x_T: torch.Tensor, sem_lq: torch.Tensor, deg_ir: torch.Tensor,
                                deg_vi: torch.Tensor, steps: int | None = None) -> torch.Tensor:
