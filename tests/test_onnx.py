@@ -222,3 +222,16 @@ def test_mix_luma_exports(tmp_path):
         torch.nn.init.normal_(model.fusion.mix.weight, std=0.05)
         model.fusion.mix.bias.fill_(0.7)
     assert _onnx_max_diff(model, tmp_path / "mix_luma.onnx") < TOL
+
+
+def test_two_scale_semantic_prior_is_refused_not_exported_wrong(tmp_path):
+    """A model whose semantic prior is read at two scales (``sem_copy_side``) is refused with a clear error: a traced
+    graph would fix the copy's size at the traced input's; nothing is written."""
+    from dspfusion.config import get_preset
+    from dspfusion.errors import UserError
+    from dspfusion.onnx_export import export_onnx
+
+    model = build_model(get_preset("tiny-official").replace(sem_copy_side=32)).eval()
+    with pytest.raises(UserError, match="two scales"):
+        export_onnx(model, tmp_path / "gated.onnx")
+    assert not list(tmp_path.iterdir())
