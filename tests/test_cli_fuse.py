@@ -156,3 +156,36 @@ def test_demo_and_info(tmp_path, capsys):
         assert (tmp_path / "demo" / name).exists()
     assert run("info") == 0
     assert "14,012,189" in capsys.readouterr().out
+
+
+def test_info_lists_the_optional_parts_and_a_two_scale_model_fuses(tmp_path, capsys):
+    """``info`` lists the probe and the two-scale gate with their parameters when a model has them (not otherwise);
+    ``fuse`` runs a model with the gate opened, whole and in tiles, and the gate changes the fused image."""
+    from dspfusion.checkpoint import save_model
+    from dspfusion.config import get_preset
+    from dspfusion.models import count_parameters
+
+    torch.manual_seed(0)
+    plain = build_model(get_preset("tiny-official"))
+    gated = build_model(get_preset("tiny-official").replace(sem_copy_side=32))
+    gated.load_state_dict(plain.state_dict(), strict=False)
+    with torch.no_grad():
+        gated.sem_gate.mlp[-1].bias.fill_(1.0)  # g = 1: the copy's semantic prior
+    save_model(plain, tmp_path / "plain.safetensors", step=1)
+    save_model(gated, tmp_path / "gated.safetensors", step=1)
+    capsys.readouterr()
+    assert run("info", "--checkpoint", tmp_path / "gated.safetensors") == 0
+    out = capsys.readouterr().out
+    assert f"sem_gate    {count_parameters(gated.sem_gate):>12,}" in out and "sem_copy_side=32" in out
+    assert run("info", "--checkpoint", tmp_path / "plain.safetensors") == 0
+    assert "sem_gate" not in capsys.readouterr().out.split("config:")[0]
+    _pair(tmp_path, "a", h=48, w=72)
+    fused = {}
+    for name, extra in (("plain", ()), ("gated", ()), ("gated_tiled", ("--tile", "32", "--tile-overlap", "8"))):
+        ck = tmp_path / f"{name.split('_')[0]}.safetensors"
+        assert run("fuse", "--checkpoint", ck, "--ir", tmp_path / "ir/a.png", "--vi", tmp_path / "vi/a.png",
+                   "--out", tmp_path / f"{name}.png", "--quiet", *extra) == 0
+        fused[name] = read_image(tmp_path / f"{name}.png").astype(int)
+    assert fused["gated"].shape == fused["plain"].shape == (48, 72, 3)
+    assert np.abs(fused["gated"] - fused["plain"]).max() > 0
+    assert np.abs(fused["gated_tiled"] - fused["gated"]).mean() < 3  # tiles share the whole image's priors

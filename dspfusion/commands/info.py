@@ -29,8 +29,9 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore")
         model, info = load_model(args.checkpoint)
     print(f"source:     {info['source']}\ntrained:    {info['trained']}\nstep:       {info['step']}\nversion:    {info['version']}")
-    for part in ("semantic", "degradation", "diffusion", "fusion"):
-        print(f"{part:<11} {count_parameters(getattr(model, part)):>12,}")
+    for part in ("semantic", "degradation", "diffusion", "fusion", "probe", "sem_gate"):
+        if getattr(model, part, None) is not None:  # the probe and the two-scale gate are optional
+            print(f"{part:<11} {count_parameters(getattr(model, part)):>12,}")
     print(f"{'total':<11} {count_parameters(model):>12,}")
     print(f"config:     {model.config}")
     return 0
