@@ -928,7 +928,11 @@ def test_fit_sem_gate_fits_the_gate_alone_and_writes_a_model_that_loads(tmp_path
         scan = tmp_path / "scan.md"  # --scan fits and writes nothing: the loss at fixed mixes, per condition
         assert fs.main(["--model", str(src), "--side", "32", "--train", str(root), "--samples", "4", "--check", "0.4",
                         "--conditions", "vi_LL", "--scan", "0", "1", "--report", str(scan)]) == 0
-        assert "| condition | samples | g = 0 | g = 1 |" in scan.read_text() and "| vi_LL |" in scan.read_text()
+        text = scan.read_text()
+        assert "| condition | samples | loss, g = 0 | loss, g = 1 | Qabf, g = 0 | Qabf, g = 1 |" in text and "| vi_LL |" in text
+        assert fs.main(["--model", str(src), "--side", "32", "--train", str(root), "--samples", "4", "--check", "0.4",
+                        "--conditions", "vi_LL", "--scan", "0", "1", "--by-dataset", "--report", str(scan)]) == 0
+        assert "| pairs · vi_LL |" in scan.read_text()
     finally:
         torch.set_num_threads(threads)
     model, info = load_model(str(out))
