@@ -13,7 +13,6 @@ metadata, the largest step, and records its sources under ``averaged_from``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -53,26 +52,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.out.resolve() in {m.resolve() for m in args.models}:
         raise SystemExit("--out must be a new file, not one of the inputs")
 
-    from dspfusion.checkpoint import load_model, read_metadata, save_model
+    from dspfusion.checkpoint import extra_metadata, load_model, save_model
 
     loaded = [load_model(m) for m in args.models]
-    configs = [json.loads(read_metadata(m)["config"]) for m in args.models]
-    for m, c in zip(args.models[1:], configs[1:]):
-        if c != configs[0]:
-            diff = sorted(k for k in set(c) | set(configs[0]) if c.get(k) != configs[0].get(k))
+    first = loaded[0][0].config.to_dict()
+    for m, (mdl, _) in zip(args.models[1:], loaded[1:]):
+        c = mdl.config.to_dict()
+        if c != first:
+            diff = sorted(k for k in set(c) | set(first) if c.get(k) != first.get(k))
             raise SystemExit(f"{m}: its config differs from {args.models[0]}'s in {diff}; only one config can be averaged")
     model = loaded[0][0]
     try:
         model.load_state_dict(average_state([mdl.state_dict() for mdl, _ in loaded]))
     except ValueError as e:
         raise SystemExit(f"cannot average {', '.join(map(str, args.models))}: {e}") from None
-    meta = read_metadata(args.models[0])
-    extra = {k: v for k, v in meta.items() if k not in ("format", "format_version", "dspfusion_version", "config", "step")}
+    extra = extra_metadata(args.models[0])
     steps = [info["step"] for _, info in loaded]
     extra["averaged_from"] = ", ".join(f"{m} (step {s})" for m, s in zip(args.models, steps))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_model(model, args.out, step=max(s for s in steps if s is not None) if any(s is not None for s in steps) else None,
-               extra=extra)
+    save_model(model, args.out, step=max((s for s in steps if s is not None), default=None), extra=extra)
     print(f"wrote {args.out}: the mean of {len(args.models)} models ({extra['averaged_from']})")
     return 0
 

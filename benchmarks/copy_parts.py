@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from dspfusion.checkpoint import load_model, load_parts, read_metadata, save_model
+    from dspfusion.checkpoint import extra_metadata, load_model, load_parts, save_model
 
     target, info = load_model(args.target)
     # with nothing to compare, the source may also be a parts file (benchmarks/dpen_capacity.py --save-dir)
@@ -46,8 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{name} differs between {args.source} and {args.target}: copying {args.part} would not be valid")
     for part in args.part:
         load_parts(target, args.source, part, label="--source")
-    meta = read_metadata(args.target)
-    extra = {k: v for k, v in meta.items() if k not in ("format", "format_version", "dspfusion_version", "config", "step")}
+    extra = extra_metadata(args.target)
     extra["copied_parts"] = f"{' '.join(args.part)} from {args.source.name}"
     save_model(target, args.out, step=info["step"], extra=extra)
     print(f"wrote {args.out}: {args.target} with {', '.join(args.part)} from {args.source}")

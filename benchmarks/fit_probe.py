@@ -55,7 +55,7 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from dspfusion.checkpoint import load_model, read_metadata, save_model, shipped_weights  # noqa: E402
+from dspfusion.checkpoint import extra_metadata, load_model, read_metadata, save_model, shipped_weights  # noqa: E402
 from dspfusion.data.folders import scan_pairs  # noqa: E402
 from dspfusion.degradations import degrade  # noqa: E402
 from dspfusion.inference import pad_to_multiple, prepare_pair  # noqa: E402
@@ -568,8 +568,7 @@ def write_checkpoint(model: DSPFusion, source: Path, dest: Path, step: int, note
     """Save ``model`` next to ``dest``, check every non-probe tensor against ``source`` bit for bit, then rename."""
     from safetensors.torch import load_file
 
-    base = {"format", "format_version", "dspfusion_version", "config", "step"}
-    extra = {k: v for k, v in read_metadata(source).items() if k not in base}
+    extra = extra_metadata(source)
     extra["probe_refit"] = note
     tmp = dest.with_name(f".{dest.stem}.unverified{dest.suffix}")
     save_model(model, tmp, step=step, extra=extra)

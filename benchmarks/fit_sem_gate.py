@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from dspfusion.checkpoint import load_model, read_metadata, save_model  # noqa: E402
+from dspfusion.checkpoint import extra_metadata, load_model, save_model  # noqa: E402
 from dspfusion.data.folders import scan_pairs  # noqa: E402
 from dspfusion.data.images import decode  # noqa: E402
 from dspfusion.degradations import CONDITIONS, apply_condition  # noqa: E402
@@ -261,10 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         for k, t in model.state_dict().items():
             if not k.startswith("sem_gate.") and not torch.equal(t, before[k]):
                 raise SystemExit(f"{k} changed while fitting the gate; nothing written")
-        meta = read_metadata(args.model) if Path(args.model).is_file() else {}
-        extra = {k: v for k, v in meta.items() if k not in ("format", "format_version", "dspfusion_version", "config", "step")}
+        extra = extra_metadata(args.model) if Path(args.model).is_file() else {}
         extra["sem_gate_fit"] = f"{cmd} (check loss {v[:, 0].mean():.4f} -> {v[:, 1].mean():.4f})"
-        args.write.parent.mkdir(parents=True, exist_ok=True)
         save_model(model, args.write, step=info["step"], extra=extra)
         print(f"wrote {args.write}")
     return 0

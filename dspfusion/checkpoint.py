@@ -71,6 +71,15 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         return dict(f.metadata() or {})
 
 
+_OWN_METADATA = ("format", "format_version", "dspfusion_version", "config", "step")
+
+
+def extra_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata of a model file that :func:`save_model` does not write itself (``train_name``, ``probe_refit``
+    ...): what a file derived from it (a refit, an average, copied parts) carries over as ``extra``."""
+    return {k: v for k, v in read_metadata(path).items() if k not in _OWN_METADATA}
+
+
 def load_parts(model: DSPFusion, path: str | Path, required: str, optional: tuple[str, ...] = (),
                label: str = "weights", hint: str = "") -> list[str]:
     """Load sub-networks of ``model`` from the ``<part>.*`` tensors of a safetensors file; → the parts loaded.

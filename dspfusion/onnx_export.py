@@ -140,7 +140,7 @@ def export_onnx(
     if path.exists() and not overwrite:
         raise UserError(f"{path}: already exists; choose another --out or pass --overwrite")
     steps = check_steps(model, steps)
-    if getattr(model.config, "sem_copy_side", 0):
+    if model.config.sem_copy_side:
         # the copy's size depends on the input's, and a traced graph would fix it at the traced size
         raise UserError(f"{source or 'this model'} reads its semantic prior at two scales (sem_copy_side "
                         f"{model.config.sem_copy_side}), which the ONNX export does not reproduce yet; fuse it with "

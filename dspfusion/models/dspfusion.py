@@ -115,8 +115,9 @@ class DSPFusion(nn.Module):
             sem = self.restore_semantic_prior(noise, sem_lq, deg_ir, deg_vi, steps or self.config.sampling_steps)
             long_side, side = max(ir.shape[-2:]), self.config.sem_copy_side
             if self.sem_gate is not None and long_side > side:
-                copy = self.semantic_prior_of_copy(ir, vi, steps, noise)
-                sem = mix_semantic_priors(sem, copy, self.sem_gate(deg_ir, deg_vi, long_side, side))
+                g = self.sem_gate(deg_ir, deg_vi, long_side, side)
+                if bool(g.any()):  # a shut gate (most degradations) needs no copy: the mix would be the full prior
+                    sem = mix_semantic_priors(sem, self.semantic_prior_of_copy(ir, vi, steps, noise), g)
         return Priors(deg_ir, deg_vi, type_ir, type_vi, sem_lq, sem)
 
     def semantic_prior_of_copy(self, ir: torch.Tensor, vi: torch.Tensor, steps: int | None,
@@ -124,14 +125,12 @@ class DSPFusion(nn.Module):
         """The restored semantic prior ``[B,N,C_s]`` of the pair shrunk (area averaging) to a long side of
         ``config.sem_copy_side`` and padded to the fusion network's multiple: SPEN and SPDM under the copy's own DPEN
         priors, from the same starting noise (models/semantic_scale.py)."""
-        h, w = ir.shape[-2:]
-        s = self.config.sem_copy_side / max(h, w)
-        size = (max(1, round(h * s)), max(1, round(w * s)))
+        s = self.config.sem_copy_side / max(ir.shape[-2:])
         m = self.config.fusion.pad_multiple
-        ph, pw = (-size[0]) % m, (-size[1]) % m
         small = []
         for x in (ir, vi):
-            x = F.interpolate(x, size=size, mode="area")
+            x = downscale(x, s)
+            ph, pw = (-x.shape[-2]) % m, (-x.shape[-1]) % m
             small.append(F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x)
         deg_ir, _ = self.degradation(small[0])
         deg_vi, _ = self.degradation(small[1])

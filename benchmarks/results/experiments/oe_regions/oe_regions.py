@@ -50,12 +50,15 @@ def regions(vi_degraded: np.ndarray, sat: float, bright: float) -> dict[str, np.
     return {"flat": flat, "fringe": grown & ~flat, "bright": b, "rest": ~(grown | b)}
 
 
-def terms(fused: np.ndarray, ir: np.ndarray, vi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per-pixel Q_IR·g_IR, Q_VI·g_VI, g_IR, g_VI (0-255 grey, the benchmark's Qabf convention)."""
-    g_f, a_f = _strength_angle(fused, False)
-    g_a, a_a = _strength_angle(ir, False)
-    g_b, a_b = _strength_angle(vi, False)
-    return _q_xf(g_a, a_a, g_f, a_f) * g_a, _q_xf(g_b, a_b, g_f, a_f) * g_b, g_a, g_b
+def edges(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sobel strength and angle of a 0-255 grey image, as Qabf computes them (the benchmark's convention)."""
+    return _strength_angle(img, False)
+
+
+def terms(fused: tuple[np.ndarray, np.ndarray], ir: tuple[np.ndarray, np.ndarray],
+          vi: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel Q_IR·g_IR and Q_VI·g_VI from the :func:`edges` of the fused image and of the clean sources."""
+    return _q_xf(*ir, *fused) * ir[0], _q_xf(*vi, *fused) * vi[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,20 +80,18 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{folders[0]}: no fused images (run the benchmark with method {a_name!r} first)")
     names = ["flat", "fringe", "bright", "rest"]
     rows: dict[str, list[list[float]]] = {"day": [], "night": [], "all": []}
-    for stem in stems:
-        ir = load_grey(_image(clean / "ir", stem)).astype(np.float64)
-        vi = load_grey(_image(clean / "vi", stem)).astype(np.float64)
-        masks = regions(load_grey(_image(degraded_vi, stem)).astype(np.float64), args.sat, args.bright)
-        per = [terms(load_grey(_image(f, stem)).astype(np.float64), ir, vi) for f in folders]
-        qa_ir, qa_vi, g_ir, g_vi = per[0]
-        qb_ir, qb_vi = per[1][:2]
+    for stem in stems:  # every image read once, every edge map computed once
+        ir, vi = (edges(load_grey(_image(clean / m, stem)).astype(np.float64)) for m in ("ir", "vi"))
+        degraded = load_grey(_image(degraded_vi, stem)).astype(np.float64)
+        masks = regions(degraded, args.sat, args.bright)
+        fused = [edges(load_grey(_image(f, stem)).astype(np.float64)) for f in folders]
+        (qa_ir, qa_vi), (qb_ir, qb_vi) = (terms(f, ir, vi) for f in fused)
+        g_ir, g_vi = ir[0], vi[0]
         w = (g_ir + g_vi).sum()
         row = [qa_ir.sum() / w + qa_vi.sum() / w, qb_ir.sum() / w + qb_vi.sum() / w]
-        g_vi_clean = _strength_angle(vi, False)[0]
-        edge = masks["fringe"] & (g_vi_clean > 1.0)
-        for g in [_strength_angle(load_grey(_image(f, stem)).astype(np.float64), False)[0] for f in folders] + [
-                _strength_angle(load_grey(_image(degraded_vi, stem)).astype(np.float64), False)[0]]:
-            row.append(float(np.median(g[edge] / g_vi_clean[edge])) if edge.any() else float("nan"))
+        edge = masks["fringe"] & (g_vi > 1.0)
+        for g in [f[0] for f in fused] + [edges(degraded)[0]]:
+            row.append(float(np.median(g[edge] / g_vi[edge])) if edge.any() else float("nan"))
         for r in names:
             m = masks[r]
             row += [m.mean(), (g_ir[m] + g_vi[m]).sum() / w,
